@@ -1,0 +1,1 @@
+"""Core components: errors, data schemas, models and metrics."""

@@ -1,0 +1,1 @@
+"""Input/output: configs, datasets, registries and services (everything that touches the world)."""

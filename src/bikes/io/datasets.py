@@ -1,0 +1,238 @@
+"""Read and write data frames (Parquet, CSV) and describe them as MLflow datasets (lineage)."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import typing as T
+from pathlib import Path
+
+import pydantic as pdt
+
+from bikes.core.errors import DataError
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.data.pandas_dataset import PandasDataset
+
+type Lineage = PandasDataset
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> T.Iterator[Path]:
+    """Yield a temporary path beside `path`, moved into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def data_error(path: str, error: Exception) -> DataError:
+    """Turn a reader's exception into a one-line error naming the file."""
+    if isinstance(error, FileNotFoundError):
+        return DataError(f"{path}: file not found")
+    if isinstance(error, IsADirectoryError | PermissionError):
+        return DataError(f"{path}: cannot read file ({error.strerror})")
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DataError(f"{path}: cannot read data ({detail})")
+
+
+class Reader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """Read a data frame from a source.
+
+    Attributes:
+        limit: keep only the first rows (for quick runs), all when None.
+    """
+
+    KIND: str
+    limit: int | None = pdt.Field(default=None, gt=0)
+
+    @abc.abstractmethod
+    def read(self) -> pd.DataFrame:
+        """Read the whole data frame (up to `limit` rows)."""
+
+    @abc.abstractmethod
+    def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
+        """Read the data frame in batches of at most `batch_size` rows, with flat memory."""
+
+    @abc.abstractmethod
+    def lineage(
+        self,
+        name: str,
+        data: pd.DataFrame,
+        targets: str | None = None,
+        predictions: str | None = None,
+    ) -> Lineage:
+        """Describe the data read as an MLflow dataset (source, digest, schema)."""
+
+
+class FileReader(Reader):
+    """Read a data frame from a local file.
+
+    Attributes:
+        path: path of the file.
+    """
+
+    path: str
+
+    @T.override
+    def lineage(
+        self,
+        name: str,
+        data: pd.DataFrame,
+        targets: str | None = None,
+        predictions: str | None = None,
+    ) -> Lineage:
+        from mlflow.data.pandas_dataset import from_pandas
+
+        return from_pandas(
+            df=data, source=self.path, name=name, targets=targets, predictions=predictions
+        )
+
+    def limited(self, batches: T.Iterator[pd.DataFrame]) -> T.Iterator[pd.DataFrame]:
+        """Stop the batches once `limit` rows have been read."""
+        remaining = self.limit
+        for batch in batches:
+            if remaining is None:
+                yield batch
+                continue
+            yield batch.iloc[:remaining]
+            remaining -= len(batch)
+            if remaining <= 0:
+                return
+
+
+class ParquetReader(FileReader):
+    """Read a data frame from a Parquet file (the index is restored from the file)."""
+
+    KIND: T.Literal["ParquetReader"] = "ParquetReader"
+
+    @T.override
+    def read(self) -> pd.DataFrame:
+        import pandas as pd
+
+        if self.limit is not None:
+            return pd.concat(self.read_batches(batch_size=self.limit))
+        try:
+            return pd.read_parquet(self.path)
+        except Exception as error:
+            raise data_error(self.path, error) from error
+
+    @T.override
+    def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            file = pq.ParquetFile(self.path)
+        except Exception as error:
+            raise data_error(self.path, error) from error
+        schema = file.schema_arrow
+        batches = (
+            pa.Table.from_batches([batch], schema=schema).to_pandas()
+            for batch in file.iter_batches(batch_size=batch_size)
+        )
+        yield from self.limited(batches)
+
+
+class CSVReader(FileReader):
+    """Read a data frame from a CSV file.
+
+    Attributes:
+        index_col: column to use as the index (e.g. `instant`), none when None.
+    """
+
+    KIND: T.Literal["CSVReader"] = "CSVReader"
+    index_col: str | None = None
+
+    @T.override
+    def read(self) -> pd.DataFrame:
+        import pandas as pd
+
+        try:
+            return pd.read_csv(self.path, index_col=self.index_col, nrows=self.limit)
+        except Exception as error:
+            raise data_error(self.path, error) from error
+
+    @T.override
+    def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        try:
+            with pd.read_csv(self.path, index_col=self.index_col, chunksize=batch_size) as chunks:
+                yield from self.limited(chunks)
+        except Exception as error:
+            raise data_error(self.path, error) from error
+
+
+ReaderKind = ParquetReader | CSVReader
+
+
+class Writer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """Write a data frame atomically: a failed job never leaves a half-written output.
+
+    Attributes:
+        path: path of the file to write.
+    """
+
+    KIND: str
+    path: str
+
+    def write(self, data: pd.DataFrame) -> None:
+        """Write a whole data frame."""
+        self.write_batches([data])
+
+    @abc.abstractmethod
+    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+        """Write a stream of data frames as one file, and return the number of rows written."""
+
+
+class ParquetWriter(Writer):
+    """Write a data frame to a Parquet file (index included)."""
+
+    KIND: T.Literal["ParquetWriter"] = "ParquetWriter"
+
+    @T.override
+    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = 0
+        with atomic_path(self.path) as temporary:
+            writer: pq.ParquetWriter | None = None
+            try:
+                for batch in batches:
+                    table = pa.Table.from_pandas(batch, preserve_index=True)
+                    if writer is None:
+                        writer = pq.ParquetWriter(temporary, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                    rows += len(batch)
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is None:
+                raise DataError(f"{self.path}: nothing to write")
+        return rows
+
+
+class CSVWriter(Writer):
+    """Write a data frame to a CSV file (index included)."""
+
+    KIND: T.Literal["CSVWriter"] = "CSVWriter"
+
+    @T.override
+    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+        rows = 0
+        with atomic_path(self.path) as temporary:
+            for batch in batches:
+                batch.to_csv(temporary, mode="a" if rows else "w", header=not rows)
+                rows += len(batch)
+        return rows
+
+
+WriterKind = ParquetWriter | CSVWriter

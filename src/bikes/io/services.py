@@ -1,0 +1,191 @@
+"""Services that jobs start on enter and stop on exit: logging, alerts and MLflow tracking."""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import sys
+import typing as T
+import warnings
+
+import loguru
+import pydantic as pdt
+
+if T.TYPE_CHECKING:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+
+class Service(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """A global context (logging, alerts, tracking) that a job starts and stops."""
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the service."""
+
+    def stop(self) -> None:
+        """Stop the service (nothing to do by default)."""
+
+
+class LoggerService(Service):
+    """Configure loguru: where the log goes and how it looks.
+
+    Attributes:
+        sink: `stderr`, `stdout` or a file path.
+        level: minimum level of the messages to keep.
+        format: loguru format of a message.
+        colorize: color the messages (only on a terminal when None).
+        serialize: write JSON lines instead of text.
+        backtrace: extend the stack trace of exceptions beyond the catch point.
+        diagnose: show variable values in stack traces (may leak data: off by default).
+    """
+
+    sink: str = "stderr"
+    level: str = "INFO"
+    format: str = (
+        "<green>[{time:YYYY-MM-DD HH:mm:ss.SSS}]</green>"
+        "<level>[{level}]</level>"
+        "<cyan>[{name}:{function}:{line}]</cyan>"
+        " <level>{message}</level>"
+    )
+    colorize: bool | None = None
+    serialize: bool = False
+    backtrace: bool = False
+    diagnose: bool = False
+
+    @T.override
+    def start(self) -> None:
+        loguru.logger.remove()
+        sinks: dict[str, T.TextIO] = {"stderr": sys.stderr, "stdout": sys.stdout}
+        loguru.logger.add(
+            sinks.get(self.sink, self.sink),
+            level=self.level,
+            format=self.format,
+            colorize=self.colorize,
+            serialize=self.serialize,
+            backtrace=self.backtrace,
+            diagnose=self.diagnose,
+        )
+
+    @T.override
+    def stop(self) -> None:
+        loguru.logger.complete()
+
+    def logger(self) -> loguru.Logger:
+        """Return the configured logger."""
+        return loguru.logger
+
+
+class AlertsService(Service):
+    """Send desktop notifications, falling back to the log where there is no desktop.
+
+    Attributes:
+        enable: send notifications at all.
+        app_name: name of the application shown in the notification.
+        timeout: seconds the notification stays on screen.
+    """
+
+    enable: bool = True
+    app_name: str = "Bikes"
+    timeout: int | None = None
+
+    @T.override
+    def start(self) -> None:
+        pass
+
+    def notify(self, title: str, message: str) -> None:
+        """Notify the user on the desktop, or in the log when that is not possible."""
+        if not self.enable:
+            return
+        try:
+            from plyer import notification
+
+            with warnings.catch_warnings():  # plyer warns about each backend it cannot find
+                warnings.simplefilter("ignore")
+                notification.notify(
+                    title=title, message=message, app_name=self.app_name, timeout=self.timeout
+                )
+        except Exception as error:  # no desktop (CI, container): log instead
+            loguru.logger.info("[alert] {}: {} (no desktop: {})", title, message, error)
+
+
+def default_tracking_uri() -> str:
+    """Return the tracking URI of the environment, or the embedded SQLite store."""
+    return os.getenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+
+
+def default_registry_uri() -> str:
+    """Return the registry URI of the environment, or the tracking URI."""
+    return os.getenv("MLFLOW_REGISTRY_URI", default_tracking_uri())
+
+
+class MlflowService(Service):
+    """Configure MLflow tracking and registry for a job.
+
+    Attributes:
+        tracking_uri: where runs go (`MLFLOW_TRACKING_URI`, or the embedded `sqlite:///mlflow.db`).
+        registry_uri: where models are registered (`MLFLOW_REGISTRY_URI`, or the tracking URI).
+        experiment_name: experiment of the runs.
+        registry_name: name of the registered model.
+        autolog_disable: turn MLflow autologging off (the jobs log what matters explicitly).
+        autolog_log_models: let autologging save models too (big artifacts: off by default).
+        autolog_silent: silence autologging's warnings.
+        enable_system_metrics: log CPU, memory and disk usage of runs.
+        system_metrics_interval: seconds between two samples (MLflow's default, 10, misses short
+            jobs).
+    """
+
+    class RunConfig(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+        """Run settings: name, description, tags and system metrics."""
+
+        name: str
+        description: str | None = None
+        tags: dict[str, T.Any] | None = None
+        log_system_metrics: bool | None = True
+
+    tracking_uri: str = pdt.Field(default_factory=default_tracking_uri)
+    registry_uri: str = pdt.Field(default_factory=default_registry_uri)
+    experiment_name: str = "bikes"
+    registry_name: str = "bikes"
+    autolog_disable: bool = True
+    autolog_log_models: bool = False
+    autolog_silent: bool = True
+    enable_system_metrics: bool = True
+    system_metrics_interval: float = 1.0
+
+    @T.override
+    def start(self) -> None:
+        import mlflow
+
+        mlflow.set_tracking_uri(uri=self.tracking_uri)
+        mlflow.set_registry_uri(uri=self.registry_uri)
+        mlflow.set_experiment(experiment_name=self.experiment_name)
+        if self.enable_system_metrics:
+            mlflow.set_system_metrics_sampling_interval(self.system_metrics_interval)  # type: ignore[no-untyped-call]
+            mlflow.set_system_metrics_samples_before_logging(1)  # type: ignore[no-untyped-call]
+        mlflow.autolog(
+            disable=self.autolog_disable,
+            log_models=self.autolog_log_models,
+            silent=self.autolog_silent,
+        )
+
+    @contextlib.contextmanager
+    def run_context(self, run_config: RunConfig) -> T.Generator[mlflow.ActiveRun]:
+        """Yield an active MLflow run that ends (as failed on error) when the block exits."""
+        import mlflow
+
+        log_system_metrics = self.enable_system_metrics and run_config.log_system_metrics
+        with mlflow.start_run(
+            run_name=run_config.name,
+            tags=run_config.tags,
+            description=run_config.description,
+            log_system_metrics=log_system_metrics,
+        ) as run:
+            yield run
+
+    def client(self) -> MlflowClient:
+        """Return a client of this tracking server and registry."""
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)

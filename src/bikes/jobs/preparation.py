@@ -1,0 +1,92 @@
+"""Prepare the data: obtain the UCI hourly file, verify it, validate it, split it in time."""
+
+from __future__ import annotations
+
+import os
+import typing as T
+from pathlib import Path
+
+import pydantic as pdt
+
+from bikes.io import datasets
+from bikes.jobs import base
+from bikes.utils import splitters
+
+UCI_URL = "https://archive.ics.uci.edu/static/public/275/bike+sharing+dataset.zip"
+HOUR_SHA256 = "e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504f"
+
+
+def default_source() -> str:
+    """Return `BIKES_DATA_SOURCE` if set, else the public UCI archive."""
+    return os.getenv("BIKES_DATA_SOURCE") or UCI_URL
+
+
+class PreparationJob(base.Job):
+    """Obtain `hour.csv`, check its SHA-256 and schema, and write chronological train/test splits.
+
+    Attributes:
+        source: URL (http, s3, gs, az), local path or `file://` URL of the zip archive or of
+            `hour.csv` (`BIKES_DATA_SOURCE`, or the public UCI archive).
+        sha256: expected SHA-256 of `hour.csv`.
+        cache_dir: folder of downloads.
+        splitter: chronological split (the last 20% of hours to test by default).
+        inputs_train: writer of the train inputs.
+        targets_train: writer of the train targets.
+        inputs_test: writer of the test inputs.
+        targets_test: writer of the test targets.
+    """
+
+    KIND: T.Literal["PreparationJob"] = "PreparationJob"
+    uses_mlflow: T.ClassVar[bool] = False
+
+    source: str = pdt.Field(default_factory=default_source)
+    sha256: str = pdt.Field(default=HOUR_SHA256, pattern=r"^[0-9a-fA-F]{64}$")
+    cache_dir: str = "data/cache"
+    splitter: splitters.TrainTestSplitter = splitters.TrainTestSplitter()
+    inputs_train: datasets.WriterKind = pdt.Field(
+        default=datasets.ParquetWriter(path="data/inputs_train.parquet"), discriminator="KIND"
+    )
+    targets_train: datasets.WriterKind = pdt.Field(
+        default=datasets.ParquetWriter(path="data/targets_train.parquet"), discriminator="KIND"
+    )
+    inputs_test: datasets.WriterKind = pdt.Field(
+        default=datasets.ParquetWriter(path="data/inputs_test.parquet"), discriminator="KIND"
+    )
+    targets_test: datasets.WriterKind = pdt.Field(
+        default=datasets.ParquetWriter(path="data/targets_test.parquet"), discriminator="KIND"
+    )
+
+    @T.override
+    def run(self) -> base.Locals:
+        from bikes.core import schemas
+        from bikes.io import sources
+
+        logger = self.logger_service.logger()
+        # obtain
+        cache_dir = Path(self.cache_dir)
+        archive = sources.fetch(self.source, cache_dir=cache_dir)
+        path = sources.extract(archive, member="hour.csv", cache_dir=cache_dir)
+        sources.verify(path, expected=self.sha256)
+        logger.info("Verified SHA-256 of {}", path)
+        # validate
+        raw = datasets.CSVReader(path=str(path), index_col="instant").read()
+        raw = schemas.RawSchema.check(raw, origin=str(path)).sort_index()
+        logger.info("Read {} hours from {} to {}", len(raw), raw.dteday.min(), raw.dteday.max())
+        # split
+        train_index, test_index = next(self.splitter.split(raw))
+        train, test = raw.iloc[train_index], raw.iloc[test_index]
+        # write
+        outputs = [
+            (self.inputs_train, schemas.InputsSchema.check(train)),
+            (self.targets_train, schemas.TargetsSchema.check(train)),
+            (self.inputs_test, schemas.InputsSchema.check(test)),
+            (self.targets_test, schemas.TargetsSchema.check(test)),
+        ]
+        for writer, data in outputs:
+            writer.write(data)
+            logger.info("Wrote {} rows to {}", len(data), writer.path)
+        self.alerts_service.notify(
+            title="Preparation Job Finished",
+            message=f"{len(train)} train and {len(test)} test hours",
+        )
+        return locals()

@@ -1,0 +1,1 @@
+"""Utilities: splitters, searchers and signers."""

@@ -1,0 +1,110 @@
+"""Split data chronologically into train and test sets, or time-series folds. Never shuffle."""
+
+from __future__ import annotations
+
+import abc
+import typing as T
+
+import pydantic as pdt
+
+if T.TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+
+type Index = npt.NDArray[np.intp]
+type TrainTest = tuple[Index, Index]
+type Splits = T.Iterator[TrainTest]
+
+
+class Splitter(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """Split rows, in their order, into (train, test) positions: usable as scikit-learn's `cv`."""
+
+    KIND: str
+
+    @abc.abstractmethod
+    def split(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> Splits:
+        """Yield the (train, test) positions of each split."""
+
+    @abc.abstractmethod
+    def get_n_splits(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> int:
+        """Return the number of splits."""
+
+
+class TrainTestSplitter(Splitter):
+    """One chronological split: the first rows to train, the last rows to test.
+
+    Attributes:
+        test_size: fraction (0 to 1) or number of the last rows to test on.
+        gap: rows left out between train and test (e.g. 24 hours against leakage by lags).
+    """
+
+    KIND: T.Literal["TrainTestSplitter"] = "TrainTestSplitter"
+    test_size: float | int = pdt.Field(default=0.2, gt=0)
+    gap: int = pdt.Field(default=0, ge=0)
+
+    @T.override
+    def split(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> Splits:
+        import numpy as np
+
+        n_rows = len(inputs)
+        n_test = (
+            round(n_rows * self.test_size) if isinstance(self.test_size, float) else self.test_size
+        )
+        n_train = n_rows - n_test - self.gap
+        if n_test < 1 or n_train < 1:
+            message = f"cannot split {n_rows} rows into train, gap {self.gap} and test {n_test}"
+            raise ValueError(message)
+        yield np.arange(n_train), np.arange(n_rows - n_test, n_rows)
+
+    @T.override
+    def get_n_splits(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> int:
+        return 1
+
+
+class TimeSeriesSplitter(Splitter):
+    """Expanding-window folds over time (scikit-learn's `TimeSeriesSplit`).
+
+    Attributes:
+        n_splits: number of folds.
+        test_size: rows of each test fold (an equal share of the data when None).
+        gap: rows left out between each train and test fold.
+        max_train_size: cap on the rows of each train fold (expanding window when None).
+    """
+
+    KIND: T.Literal["TimeSeriesSplitter"] = "TimeSeriesSplitter"
+    n_splits: int = pdt.Field(default=4, ge=2)
+    test_size: int | None = pdt.Field(default=None, gt=0)
+    gap: int = pdt.Field(default=0, ge=0)
+    max_train_size: int | None = pdt.Field(default=None, gt=0)
+
+    @T.override
+    def split(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> Splits:
+        from sklearn.model_selection import TimeSeriesSplit
+
+        splitter = TimeSeriesSplit(
+            n_splits=self.n_splits,
+            test_size=self.test_size,
+            gap=self.gap,
+            max_train_size=self.max_train_size,
+        )
+        yield from splitter.split(inputs)
+
+    @T.override
+    def get_n_splits(
+        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
+    ) -> int:
+        return self.n_splits
+
+
+SplitterKind = TrainTestSplitter | TimeSeriesSplitter

@@ -1,0 +1,140 @@
+"""Fixtures of the test suite: isolation, small synthetic data and the real data set."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import typing as T
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).parents[1]
+REAL_DATA = ROOT.parent / "shared" / "data" / "bike-sharing" / "hour.csv"
+CONFS = ROOT / "confs"
+SYNTHETIC_DAYS = 90
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run each test in its own folder, with its own MLflow store and no ambient data source."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Create a migrated MLflow SQLite store once a worker (migrations take seconds)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking_uri(isolated: Path, mlflow_template: Path) -> str:
+    """Return the URI of the test's own MLflow store (a copy of the migrated template)."""
+    shutil.copyfile(mlflow_template, isolated / "mlflow.db")
+    return os.environ["MLFLOW_TRACKING_URI"]
+
+
+def make_hours(days: int = SYNTHETIC_DAYS, seed: int = 42) -> pd.DataFrame:
+    """Make a small raw hourly data set shaped like the UCI one, with a learnable signal."""
+    rng = np.random.default_rng(seed)
+    stamps = pd.date_range("2011-01-01", periods=days * 24, freq="h")
+    hr = stamps.hour.to_numpy()
+    weekday = ((stamps.day_of_week.to_numpy() + 1) % 7).astype(int)
+    workingday = ((weekday > 0) & (weekday < 6)).astype(int)
+    temp = np.clip(
+        0.5 + 0.3 * np.sin(np.arange(len(stamps)) / 500) + rng.normal(0, 0.05, len(stamps)), 0, 1
+    )
+    rush = np.exp(-((hr - 8) ** 2) / 4) + np.exp(-((hr - 17) ** 2) / 4)
+    cnt = np.round(20 + 300 * rush * (0.5 + workingday) + 100 * temp + rng.poisson(5, len(stamps)))
+    registered = np.round(cnt * 0.8)
+    frame = pd.DataFrame(
+        {
+            "dteday": stamps.strftime("%Y-%m-%d"),
+            "season": ((stamps.month.to_numpy() % 12) // 3 + 1).astype(int),
+            "yr": (stamps.year.to_numpy() - 2011).astype(int),
+            "mnth": stamps.month.to_numpy().astype(int),
+            "hr": hr.astype(int),
+            "holiday": np.zeros(len(stamps), dtype=int),
+            "weekday": weekday,
+            "workingday": workingday,
+            "weathersit": rng.integers(1, 4, len(stamps)),
+            "temp": temp.round(2),
+            "atemp": (temp * 0.9).round(4),
+            "hum": rng.uniform(0.2, 1.0, len(stamps)).round(2),
+            "windspeed": rng.uniform(0.0, 0.6, len(stamps)).round(4),
+            "casual": (cnt - registered).astype(int),
+            "registered": registered.astype(int),
+            "cnt": cnt.astype(int),
+        },
+        index=pd.RangeIndex(1, len(stamps) + 1, name="instant"),
+    )
+    return frame
+
+
+@pytest.fixture
+def hours() -> pd.DataFrame:
+    """Return a small synthetic raw data set (90 days of hours)."""
+    return make_hours()
+
+
+@pytest.fixture
+def hours_csv(isolated: Path, hours: pd.DataFrame) -> Path:
+    """Write the synthetic raw data set as `hour.csv` and return its path."""
+    path = isolated / "source" / "hour.csv"
+    path.parent.mkdir()
+    hours.to_csv(path)
+    return path
+
+
+@pytest.fixture
+def hours_sha256(hours_csv: Path) -> str:
+    """Return the SHA-256 of the synthetic `hour.csv`."""
+    return hashlib.sha256(hours_csv.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def real_data_path() -> Path:
+    """Return the real UCI `hour.csv` (BIKES_DATA_SOURCE or ../shared); skip when absent locally."""
+    source = os.environ.get("BIKES_DATA_SOURCE")
+    path = Path(source) if source else REAL_DATA
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the real data set is missing at {path} (set BIKES_DATA_SOURCE)")
+        pytest.skip(f"the real data set is not at {path} (set BIKES_DATA_SOURCE)")
+    return path.resolve()
+
+
+@pytest.fixture
+def prepared(isolated: Path, hours_csv: Path, hours_sha256: str) -> dict[str, Path]:
+    """Run the preparation job on the synthetic data; return the paths it wrote."""
+    from bikes import jobs
+
+    job = jobs.PreparationJob(source=str(hours_csv), sha256=hours_sha256)
+    with job as runner:
+        runner.run()
+    names = ["inputs_train", "targets_train", "inputs_test", "targets_test"]
+    return {name: isolated / "data" / f"{name}.parquet" for name in names}
+
+
+@pytest.fixture
+def write_config(isolated: Path) -> T.Callable[[str, str], Path]:
+    """Return a function writing a config file in the test folder."""
+
+    def write(name: str, text: str) -> Path:
+        path = isolated / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,150 @@
+"""Tests of the command line: schema, help, errors and start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing as T
+from pathlib import Path
+
+import pytest
+
+from bikes import scripts
+
+HEAVY_MODULES = ("mlflow", "sklearn", "shap", "pandas", "pyarrow", "pandera", "optuna", "numpy")
+
+WriteConfig = T.Callable[[str, str], Path]
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = scripts.main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_schema_lists_every_job(capsys: pytest.CaptureFixture[str]) -> None:
+    assert scripts.main(["--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    kinds = {
+        definition["properties"]["KIND"]["const"]
+        for definition in schema["$defs"].values()
+        if "KIND" in definition.get("properties", {})
+        and "Job" in definition["properties"]["KIND"].get("const", "")
+    }
+    assert {"PreparationJob", "PipelineJob"} <= kinds
+
+
+@pytest.mark.parametrize("flag", ["--help", "--schema"])
+def test_startup_imports_no_heavy_library(flag: str) -> None:
+    process = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bikes", flag],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in process.stderr.splitlines()}
+    assert imported.isdisjoint(HEAVY_MODULES), imported & set(HEAVY_MODULES)
+    assert "bikes" in imported  # the measure itself works
+
+
+def test_console_script_runs_a_job(
+    write_config: WriteConfig, hours_csv: Path, hours_sha256: str
+) -> None:
+    config = write_config("prep.yaml", f"job:\n  KIND: PreparationJob\n  source: {hours_csv}\n")
+    bikes = Path(sys.executable).parent / "bikes"
+    process = subprocess.run(
+        [str(bikes), str(config), "-e", f"job.sha256={hours_sha256}"],
+        capture_output=True,
+        text=True,
+    )
+    assert process.returncode == 0, process.stderr
+    assert Path("data/inputs_test.parquet").is_file()
+
+
+def test_no_config_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as error:
+        scripts.main([])
+    assert error.value.code == 2
+    assert "give at least one config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("job: [KIND: x\n", "line 2, column 1: invalid YAML"),
+        ("", "config is empty"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("job:\n  KIND: NopeJob\n", "NopeJob"),
+        ("job:\n  KIND: PreparationJob\n  sourc: x\n", "job.PreparationJob.sourc: Extra inputs"),
+        ("job:\n  KIND: PreparationJob\n  cache_dir: 3\n", "job.PreparationJob.cache_dir"),
+        ("job:\n  KIND: PreparationJob\n  sha256: abc\n", "job.PreparationJob.sha256"),
+        ("other: 1\n", "job: Field required"),
+        ("job:\n  KIND: PreparationJob\n  source: ${nope}\n", "interpolation"),
+    ],
+)
+def test_bad_configs_give_one_clear_line(
+    text: str, expected: str, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config("bad.yaml", text)
+    code, err = run_main([str(config)], capsys)
+    assert code == 2
+    assert err.startswith(f"bikes: error: {config}") or err.startswith("bikes: error: config")
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("job.source=[unclosed", "--extras"),
+        ("[1, 2]", "must be a mapping"),
+        ("{a: [", "invalid YAML"),
+    ],
+)
+def test_bad_extras_give_one_clear_line(
+    extra: str, expected: str, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config("ok.yaml", "job:\n  KIND: PreparationJob\n")
+    code, err = run_main([str(config), "-e", extra], capsys)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err
+
+
+def test_missing_config_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_main(["nowhere.yaml"], capsys)
+    assert (code, err) == (2, "bikes: error: nowhere.yaml: config file not found\n")
+
+
+def test_extras_override_files_and_interpolate(
+    write_config: WriteConfig, hours_csv: Path, hours_sha256: str
+) -> None:
+    config = write_config(
+        "prep.yaml",
+        "job:\n  KIND: PreparationJob\n  source: nowhere.csv\n"
+        "  inputs_test: {KIND: ParquetWriter, path: '${job.cache_dir}/inputs_test.parquet'}\n",
+    )
+    extras = [f"job.source={hours_csv} job.sha256={hours_sha256}", "{job: {cache_dir: out}}"]
+    assert scripts.main([str(config), "-e", *extras]) == 0
+    assert Path("out/inputs_test.parquet").is_file()
+
+
+def test_data_errors_exit_3_without_traceback(
+    write_config: WriteConfig, hours_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config("prep.yaml", f"job:\n  KIND: PreparationJob\n  source: {hours_csv}\n")
+    code, err = run_main([str(config)], capsys)
+    assert code == 3
+    assert f"{hours_csv}: SHA-256 mismatch" in err
+    assert "Traceback" not in err
+
+
+def test_verbose_shows_the_traceback(write_config: WriteConfig) -> None:
+    config = write_config("bad.yaml", "job:\n  KIND: NopeJob\n")
+    process = subprocess.run(
+        [sys.executable, "-m", "bikes", str(config), "--verbose"], capture_output=True, text=True
+    )
+    assert process.returncode == 1
+    assert "Traceback" in process.stderr
+    assert "ConfigError" in process.stderr
