@@ -1,5 +1,7 @@
 """Doc tasks: build and serve the API documentation with pdoc (Google docstrings)."""
 
+import sys
+
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
@@ -10,11 +12,12 @@ PDOC = "uv run pdoc --docformat google --footer-text bikes bikes"
 @task
 def api(ctx: Context, output: str = "docs/") -> None:
     """Build the API documentation site into `output`, failing on any pdoc warning."""
-    result = ctx.run(f"{PDOC} --output-directory {output}", hide="err")
-    warnings = [line for line in result.stderr.splitlines() if "warn" in line.lower()]
-    if warnings:
-        print(result.stderr, end="")
-        raise Exit(f"pdoc reported {len(warnings)} warning(s): fix the docstrings.", code=1)
+    result = ctx.run(f"{PDOC} --output-directory {output}", hide="err", warn=True)
+    stderr = result.stderr if result is not None else ""
+    warnings = [line for line in stderr.splitlines() if "warn" in line.lower()]
+    if result is None or result.failed or warnings:
+        print(stderr, end="", file=sys.stderr)
+        raise Exit(f"docs: pdoc failed or warned ({len(warnings)} warning(s)).", code=1)
 
 
 @task
