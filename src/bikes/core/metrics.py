@@ -1,0 +1,110 @@
+"""Evaluate predictions with scikit-learn metrics, logged with their natural sign."""
+
+from __future__ import annotations
+
+import abc
+import typing as T
+
+import pydantic as pdt
+
+from bikes.core.errors import CheckError
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+
+    from bikes.core.models import Model
+
+GREATER_IS_BETTER = {"r2_score", "explained_variance_score", "d2_absolute_error_score"}
+
+
+class Metric(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """A measure of the quality of predictions against targets.
+
+    Attributes:
+        name: name of the metric (as logged to MLflow).
+    """
+
+    KIND: str
+    name: str
+
+    @property
+    @abc.abstractmethod
+    def greater_is_better(self) -> bool:
+        """Tell whether a greater score is a better one."""
+
+    @abc.abstractmethod
+    def score(self, targets: pd.Series[T.Any], predictions: pd.Series[T.Any]) -> float:
+        """Score predictions against targets, with the metric's natural sign (an RMSE is > 0)."""
+
+    def scorer(self, model: Model, inputs: pd.DataFrame, targets: pd.DataFrame) -> float:
+        """Score a model for a searcher: always the greater the better (errors are negated)."""
+        from bikes.core.schemas import TARGET
+
+        score = self.score(targets[TARGET], model.predict(inputs)["prediction"])
+        return score if self.greater_is_better else -score
+
+    def better(self, score: float, other: float) -> bool:
+        """Tell whether `score` is strictly better than `other`."""
+        return score > other if self.greater_is_better else score < other
+
+
+class SklearnMetric(Metric):
+    """A metric of `sklearn.metrics`, by its function name.
+
+    Attributes:
+        name: function of `sklearn.metrics` (e.g. `root_mean_squared_error`, `r2_score`).
+    """
+
+    KIND: T.Literal["SklearnMetric"] = "SklearnMetric"
+    name: str = "root_mean_squared_error"
+
+    @pdt.field_validator("name")
+    @classmethod
+    def known(cls, name: str) -> str:
+        """Check that `sklearn.metrics` has a metric of that name."""
+        from sklearn import metrics
+
+        if name.startswith("_") or not callable(getattr(metrics, name, None)):
+            raise ValueError(f"sklearn.metrics has no metric named {name!r}")
+        return name
+
+    @property
+    @T.override
+    def greater_is_better(self) -> bool:
+        return self.name in GREATER_IS_BETTER or self.name.endswith("_score")
+
+    @T.override
+    def score(self, targets: pd.Series[T.Any], predictions: pd.Series[T.Any]) -> float:
+        from sklearn import metrics
+
+        function = getattr(metrics, self.name)
+        return float(function(targets, predictions))
+
+
+MetricKind = SklearnMetric
+MetricsKind = list[T.Annotated[MetricKind, pdt.Field(discriminator="KIND")]]
+
+
+class Threshold(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
+    """A bound that a metric must respect for a model to be accepted.
+
+    Attributes:
+        metric: name of the metric.
+        min: lowest acceptable score (none when None).
+        max: highest acceptable score (none when None).
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    def check(self, score: float) -> None:
+        """Raise a `CheckError` naming the metric when the score is out of bounds."""
+        if self.min is not None and score < self.min:
+            raise CheckError(
+                f"metric {self.metric} = {score:.4g} is below its threshold {self.min}"
+            )
+        if self.max is not None and score > self.max:
+            raise CheckError(
+                f"metric {self.metric} = {score:.4g} is above its threshold {self.max}"
+            )

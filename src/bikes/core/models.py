@@ -1,0 +1,217 @@
+"""Models: a common interface over scikit-learn pipelines, tunable by the searchers.
+
+A fitted model is a plain scikit-learn pipeline (`get_internal_model`) of stock estimators only, so
+the saved MLflow model loads in any process with scikit-learn, without this package.
+"""
+
+from __future__ import annotations
+
+import abc
+import typing as T
+
+import pydantic as pdt
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+type Params = dict[str, T.Any]
+
+CALENDAR = ["yr", "mnth", "hr", "holiday", "weekday", "workingday"]
+WEATHER = ["temp", "atemp", "hum", "windspeed"]
+
+
+class Model(abc.ABC, pdt.BaseModel, strict=True, frozen=False, extra="forbid"):
+    """A model of hourly demand: fit on inputs and targets, predict outputs, explain itself.
+
+    Its fields are its hyperparameters: `get_params` and `set_params` let searchers tune them.
+    """
+
+    KIND: str
+
+    def get_params(self, deep: bool = True) -> Params:
+        """Return the hyperparameters of the model."""
+        return self.model_dump(exclude={"KIND"})
+
+    def set_params(self, **params: T.Any) -> T.Self:
+        """Set hyperparameters of the model (validated), and return it."""
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    @abc.abstractmethod
+    def fit(self, inputs: pd.DataFrame, targets: pd.DataFrame) -> T.Self:
+        """Fit the model on inputs and targets (`cnt`)."""
+
+    @abc.abstractmethod
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Predict outputs (a `prediction` column, indexed like the inputs)."""
+
+    @abc.abstractmethod
+    def get_internal_model(self) -> Pipeline:
+        """Return the fitted scikit-learn pipeline (raise if the model is not fitted)."""
+
+    def explain_model(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Return global feature importances: the mean absolute SHAP value on the inputs."""
+        return feature_importances(self.explain_samples(inputs))
+
+    def explain_samples(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Return the SHAP values of each input (one column a model feature)."""
+        return shap_values(self.get_internal_model(), inputs)
+
+
+class SklearnModel(Model):
+    """A model backed by a scikit-learn pipeline built from its hyperparameters."""
+
+    _pipeline: Pipeline | None = pdt.PrivateAttr(default=None)
+
+    @abc.abstractmethod
+    def build(self) -> Pipeline:
+        """Build the unfitted pipeline from the hyperparameters."""
+
+    @T.override
+    def fit(self, inputs: pd.DataFrame, targets: pd.DataFrame) -> T.Self:
+        from bikes.core.schemas import TARGET
+
+        pipeline = self.build()
+        pipeline.fit(inputs, targets[TARGET])
+        self._pipeline = pipeline
+        return self
+
+    @T.override
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        return predict(self.get_internal_model(), inputs)
+
+    @T.override
+    def get_internal_model(self) -> Pipeline:
+        if self._pipeline is None:
+            raise ValueError(f"{self.KIND} is not fitted: call fit() first")
+        return self._pipeline
+
+
+class BaselineSklearnModel(SklearnModel):
+    """The reference design's model: one-hot season and weather, a random forest.
+
+    Attributes:
+        max_depth: maximum depth of the trees.
+        n_estimators: number of trees.
+        random_state: seed of the forest.
+    """
+
+    KIND: T.Literal["BaselineSklearnModel"] = "BaselineSklearnModel"
+    max_depth: int = pdt.Field(default=20, gt=0)
+    n_estimators: int = pdt.Field(default=200, gt=0)
+    random_state: int | None = 42
+
+    @T.override
+    def build(self) -> Pipeline:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder
+
+        features = ColumnTransformer(
+            [
+                ("categoricals", OneHotEncoder(handle_unknown="ignore"), ["season", "weathersit"]),
+                ("numericals", "passthrough", CALENDAR + WEATHER),
+            ],
+            remainder="drop",
+            verbose_feature_names_out=False,
+        )
+        regressor = RandomForestRegressor(
+            max_depth=self.max_depth,
+            n_estimators=self.n_estimators,
+            random_state=self.random_state,
+            n_jobs=-1,
+        )
+        return Pipeline([("features", features), ("regressor", regressor)])
+
+
+class GradientBoostingModel(SklearnModel):
+    """Histogram gradient boosting over calendar and weather: fast, small and accurate.
+
+    Attributes:
+        learning_rate: shrinkage of each tree.
+        max_iter: number of boosting iterations (trees).
+        max_leaf_nodes: leaves of each tree.
+        min_samples_leaf: samples of each leaf.
+        l2_regularization: L2 penalty of the leaf values.
+        categorical_features: features split as categories rather than ordered numbers.
+        log_target: fit on log1p(cnt) and predict expm1 (relative errors count more).
+        random_state: seed of the boosting.
+    """
+
+    KIND: T.Literal["GradientBoostingModel"] = "GradientBoostingModel"
+    learning_rate: float = pdt.Field(default=0.1, gt=0, le=1)
+    max_iter: int = pdt.Field(default=300, gt=0)
+    max_leaf_nodes: int = pdt.Field(default=31, ge=2)
+    min_samples_leaf: int = pdt.Field(default=20, ge=1)
+    l2_regularization: float = pdt.Field(default=0.0, ge=0)
+    categorical_features: list[str] = pdt.Field(default_factory=list)
+    log_target: bool = False
+    random_state: int | None = 42
+
+    @T.override
+    def build(self) -> Pipeline:
+        import numpy as np
+        from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.pipeline import Pipeline
+
+        features = ColumnTransformer(
+            [("features", "passthrough", ["season", *CALENDAR, "weathersit", *WEATHER])],
+            remainder="drop",
+            verbose_feature_names_out=False,
+        ).set_output(transform="pandas")
+        regressor: T.Any = HistGradientBoostingRegressor(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            categorical_features=self.categorical_features or None,
+            early_stopping=False,  # its validation split is random: wrong for a time series
+            random_state=self.random_state,
+        )
+        if self.log_target:
+            regressor = TransformedTargetRegressor(regressor, func=np.log1p, inverse_func=np.expm1)
+        return Pipeline([("features", features), ("regressor", regressor)])
+
+
+ModelKind = BaselineSklearnModel | GradientBoostingModel
+
+
+def predict(pipeline: Pipeline, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Predict with a fitted pipeline: non-negative counts in a `prediction` column."""
+    import numpy as np
+    import pandas as pd
+
+    predictions = np.clip(pipeline.predict(inputs), 0, None).astype("float64")
+    return pd.DataFrame({"prediction": predictions}, index=inputs.index)
+
+
+def shap_values(pipeline: Pipeline, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Return the SHAP values of a fitted pipeline whose last step is a tree ensemble."""
+    import pandas as pd
+    import shap
+    from sklearn.compose import TransformedTargetRegressor
+
+    features = pipeline[:-1].transform(inputs)
+    regressor = pipeline[-1]
+    if isinstance(regressor, TransformedTargetRegressor):
+        regressor = regressor.regressor_  # values explain the transformed target
+    names = pipeline[:-1].get_feature_names_out()
+    matrix = features.to_numpy() if hasattr(features, "to_numpy") else features
+    explainer = shap.TreeExplainer(regressor)
+    values = explainer.shap_values(matrix, check_additivity=False)
+    return pd.DataFrame(values, columns=list(names), index=inputs.index)
+
+
+def feature_importances(shap_values: pd.DataFrame) -> pd.DataFrame:
+    """Return features ranked by their mean absolute SHAP value."""
+    import pandas as pd
+
+    importances = shap_values.abs().mean().sort_values(ascending=False)
+    return pd.DataFrame(
+        {"feature": importances.index.astype(str), "importance": importances.values}
+    )
