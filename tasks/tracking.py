@@ -1,4 +1,6 @@
-"""MLflow tasks: check the installation and serve the project's tracking store.
+"""MLflow tasks (the `mlflow` collection): check the installation, serve the tracking store.
+
+The module is not named `mlflow`: ruff would take the `mlflow` package for a first-party one.
 
 The project's store is the SQLite database `mlflow.db` in the project folder, the same one the
 jobs use by default (set `MLFLOW_TRACKING_URI` to point the jobs at a server instead).
