@@ -56,6 +56,7 @@ def test_console_script_runs_a_job(
         [str(bikes), str(config), "-e", f"job.sha256={hours_sha256}"],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert process.returncode == 0, process.stderr
     assert Path("data/inputs_test.parquet").is_file()
@@ -143,7 +144,10 @@ def test_data_errors_exit_3_without_traceback(
 def test_verbose_shows_the_traceback(write_config: WriteConfig) -> None:
     config = write_config("bad.yaml", "job:\n  KIND: NopeJob\n")
     process = subprocess.run(
-        [sys.executable, "-m", "bikes", str(config), "--verbose"], capture_output=True, text=True
+        [sys.executable, "-m", "bikes", str(config), "--verbose"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert process.returncode == 1
     assert "Traceback" in process.stderr

@@ -54,7 +54,12 @@ def describe(failures: pd.DataFrame) -> str:
         elif context == "DataFrameSchema":
             phrases.append(f"check '{check}' failed{where}")
         else:
-            value = f" (value {first.failure_case!r})" if len(rows) else ""
+            case = (
+                first.failure_case.item()
+                if hasattr(first.failure_case, "item")
+                else first.failure_case
+            )
+            value = f" (value {case!r})" if len(rows) else ""
             phrases.append(f"column '{column}' failed {check}{where}{value}")
     unique = list(dict.fromkeys(phrases))
     more = len(unique) - MAX_REPORTED_FAILURES

@@ -88,11 +88,15 @@ class FileReader(Reader):
         targets: str | None = None,
         predictions: str | None = None,
     ) -> Lineage:
+        import warnings
+
         from mlflow.data.pandas_dataset import from_pandas
 
-        return from_pandas(
-            df=data, source=self.path, name=name, targets=targets, predictions=predictions
-        )
+        with warnings.catch_warnings():  # a local path matches two equivalent MLflow sources
+            warnings.filterwarnings("ignore", message="The specified dataset source")
+            return from_pandas(
+                df=data, source=self.path, name=name, targets=targets, predictions=predictions
+            )
 
     def limited(self, batches: T.Iterator[pd.DataFrame]) -> T.Iterator[pd.DataFrame]:
         """Stop the batches once `limit` rows have been read."""

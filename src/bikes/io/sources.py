@@ -35,7 +35,7 @@ def download(url: str, path: Path) -> None:
 
     try:
         with (
-            urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,  # noqa: S310
+            urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response,  # noqa: S310  # nosec B310
             atomic_path(path) as temporary,
             temporary.open("wb") as file,
             tqdm(
@@ -49,6 +49,9 @@ def download(url: str, path: Path) -> None:
             for chunk in iter(lambda: response.read(CHUNK_SIZE), b""):
                 file.write(chunk)
                 progress.update(len(chunk))
+    except urllib.error.HTTPError as error:
+        message = f"{url}: download failed (HTTP {error.code} {error.reason}); "
+        raise DataError(message + "set BIKES_DATA_SOURCE to a local copy") from error
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", None) or error
         message = f"{url}: download failed ({reason}); set BIKES_DATA_SOURCE to a local copy"

@@ -1,0 +1,100 @@
+"""Tests of readers, writers and lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bikes.core.errors import DataError
+from bikes.io import datasets
+
+
+def test_parquet_round_trip_keeps_index(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = str(tmp_path / "out" / "hours.parquet")
+    datasets.ParquetWriter(path=path).write(hours)
+    reader = datasets.ParquetReader(path=path)
+    pd.testing.assert_frame_equal(reader.read(), hours)
+    batches = list(reader.read_batches(batch_size=500))
+    assert [len(batch) for batch in batches] == [500, 500, 500, 500, 160]
+    assert all(batch.index.name == "instant" for batch in batches)
+    pd.testing.assert_frame_equal(pd.concat(batches), hours)
+
+
+def test_limit_keeps_the_first_rows(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = str(tmp_path / "hours.parquet")
+    datasets.ParquetWriter(path=path).write(hours)
+    limited = datasets.ParquetReader(path=path, limit=700)
+    pd.testing.assert_frame_equal(limited.read(), hours.head(700))
+    assert sum(len(batch) for batch in limited.read_batches(batch_size=300)) == 700
+
+
+def test_csv_reader_and_writer(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = str(tmp_path / "hours.csv")
+    assert (
+        datasets.CSVWriter(path=path).write_batches([hours.iloc[:1000], hours.iloc[1000:]]) == 2160
+    )
+    reader = datasets.CSVReader(path=path, index_col="instant")
+    pd.testing.assert_frame_equal(reader.read(), hours)
+    assert sum(len(batch) for batch in reader.read_batches(batch_size=1000)) == 2160
+    assert len(datasets.CSVReader(path=path, limit=10).read()) == 10
+
+
+def test_streaming_parquet_writer_writes_every_batch(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = str(tmp_path / "streamed.parquet")
+    source = datasets.ParquetWriter(path=str(tmp_path / "source.parquet"))
+    source.write(hours)
+    reader = datasets.ParquetReader(path=source.path)
+    rows = datasets.ParquetWriter(path=path).write_batches(reader.read_batches(batch_size=333))
+    assert rows == len(hours)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), hours)
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path, hours: pd.DataFrame) -> None:
+    def batches() -> object:
+        yield hours.head(10)
+        raise RuntimeError("boom")
+
+    path = tmp_path / "partial.parquet"
+    with pytest.raises(RuntimeError, match="boom"):
+        datasets.ParquetWriter(path=str(path)).write_batches(batches())  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_overwrite_keeps_the_previous_file(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = tmp_path / "kept.parquet"
+    writer = datasets.ParquetWriter(path=str(path))
+    writer.write(hours)
+    with pytest.raises(DataError, match="nothing to write"):
+        writer.write_batches([])
+    pd.testing.assert_frame_equal(pd.read_parquet(path), hours)
+    assert [item.name for item in tmp_path.iterdir()] == ["kept.parquet"]
+
+
+@pytest.mark.parametrize("reader_type", [datasets.ParquetReader, datasets.CSVReader])
+def test_missing_file_is_a_data_error(
+    reader_type: type[datasets.ParquetReader | datasets.CSVReader],
+) -> None:
+    with pytest.raises(DataError, match=r"^missing.file: file not found$"):
+        reader_type(path="missing.file").read()
+    with pytest.raises(DataError, match=r"^missing.file: file not found$"):
+        list(reader_type(path="missing.file").read_batches(10))
+
+
+def test_corrupt_parquet_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.parquet"
+    path.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DataError, match="corrupt.parquet: cannot read data"):
+        datasets.ParquetReader(path=str(path)).read()
+
+
+def test_lineage_describes_the_source(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = str(tmp_path / "hours.parquet")
+    reader = datasets.ParquetReader(path=path)
+    datasets.ParquetWriter(path=path).write(hours)
+    lineage = reader.lineage(name="hours", data=hours, targets="cnt")
+    assert lineage.name == "hours"
+    assert lineage.targets == "cnt"
+    assert lineage.source.to_dict()["uri"] == path
+    assert lineage.digest == reader.lineage(name="again", data=reader.read()).digest

@@ -1,0 +1,78 @@
+"""Tests of the logger, alerts and MLflow services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bikes.io import services
+
+
+def test_logger_writes_json_lines_to_a_file(tmp_path: Path) -> None:
+    sink = tmp_path / "log.jsonl"
+    service = services.LoggerService(sink=str(sink), serialize=True, level="DEBUG")
+    service.start()
+    service.logger().debug("hello {}", "world")
+    service.stop()
+    record = json.loads(sink.read_text().splitlines()[-1])
+    assert record["record"]["message"] == "hello world"
+    services.LoggerService().start()
+
+
+def test_logger_filters_by_level(capsys: pytest.CaptureFixture[str]) -> None:
+    service = services.LoggerService(sink="stdout", level="WARNING", colorize=False)
+    service.start()
+    service.logger().info("quiet")
+    service.logger().warning("loud")
+    out = capsys.readouterr().out
+    assert "loud" in out
+    assert "quiet" not in out
+    services.LoggerService().start()
+
+
+def test_alerts_fall_back_to_the_log_without_a_desktop(capsys: pytest.CaptureFixture[str]) -> None:
+    services.LoggerService(sink="stdout", colorize=False).start()
+    services.AlertsService().notify(title="Done", message="42 rows")
+    services.AlertsService(enable=False).notify(title="Hidden", message="nothing")
+    out = capsys.readouterr().out
+    assert "[alert] Done: 42 rows" in out
+    assert "Hidden" not in out
+    services.LoggerService().start()
+
+
+def test_mlflow_uris_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert services.MlflowService().tracking_uri == "http://127.0.0.1:5000"
+    assert services.MlflowService().registry_uri == "http://127.0.0.1:5000"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert services.MlflowService().tracking_uri == "sqlite:///mlflow.db"
+    assert services.MlflowService(tracking_uri="sqlite:///x.db").tracking_uri == "sqlite:///x.db"
+
+
+def test_mlflow_run_context_records_system_metrics(tracking_uri: str) -> None:
+    import time
+
+    service = services.MlflowService(experiment_name="tests", system_metrics_interval=0.2)
+    service.start()
+    run_config = services.MlflowService.RunConfig(name="run", tags={"k": "v"})
+    with service.run_context(run_config) as run:
+        time.sleep(1.5)
+    finished = service.client().get_run(run.info.run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.data.tags["k"] == "v"
+    assert any(key.startswith("system/") for key in finished.data.metrics)
+    assert service.client().get_experiment_by_name("tests") is not None
+    assert tracking_uri.endswith("mlflow.db")
+
+
+def test_mlflow_run_fails_with_the_block(tracking_uri: str) -> None:
+    service = services.MlflowService(enable_system_metrics=False)
+    service.start()
+    with (
+        pytest.raises(ValueError, match="boom"),
+        service.run_context(services.MlflowService.RunConfig(name="failing")) as run,
+    ):
+        raise ValueError("boom")
+    assert service.client().get_run(run.info.run_id).info.status == "FAILED"

@@ -1,0 +1,58 @@
+"""Tests of the pipeline job: steps validated first, then run in order."""
+
+from __future__ import annotations
+
+import typing as T
+from pathlib import Path
+
+import pytest
+
+from bikes import jobs, scripts
+from bikes.core.errors import ConfigError
+
+WriteConfig = T.Callable[[str, str], Path]
+
+
+def test_pipeline_runs_its_steps_in_order(
+    write_config: WriteConfig, hours_csv: Path, hours_sha256: str
+) -> None:
+    first = write_config("first.yaml", f"job: {{KIND: PreparationJob, source: {hours_csv}}}\n")
+    second = write_config(
+        "second.yaml",
+        f"job: {{KIND: PreparationJob, source: {hours_csv}, cache_dir: second,"
+        " inputs_test: {KIND: CSVWriter, path: second/inputs_test.csv}}\n",
+    )
+    pipeline = write_config(
+        "pipeline.yaml",
+        f"job:\n  KIND: PipelineJob\n  steps: [{first}, {second}]\n"
+        f"  extras: ['job.sha256={hours_sha256}']\n",
+    )
+    assert scripts.main([str(pipeline)]) == 0
+    assert Path("data/inputs_test.parquet").is_file()
+    assert Path("second/inputs_test.csv").is_file()
+
+
+def test_a_bad_step_fails_before_any_step_runs(write_config: WriteConfig, hours_csv: Path) -> None:
+    good = write_config("good.yaml", f"job: {{KIND: PreparationJob, source: {hours_csv}}}\n")
+    bad = write_config("bad.yaml", "job: {KIND: PreparationJob, typo: 1}\n")
+    empty = write_config("empty.yaml", "other: 1\n")
+    with pytest.raises(ConfigError, match=f"^{bad}: PreparationJob.typo: Extra inputs"):
+        with jobs.PipelineJob(steps=[str(good), str(bad)]) as runner:
+            runner.run()
+    with pytest.raises(ConfigError, match=f"^{empty}: job: Field required"):
+        with jobs.PipelineJob(steps=[str(empty)]) as runner:
+            runner.run()
+    assert not Path("data").exists()
+
+
+def test_default_steps_follow_the_dag() -> None:
+    names = [Path(step).stem for step in jobs.PipelineJob().steps]
+    assert names == [
+        "preparation",
+        "tuning",
+        "training",
+        "promotion",
+        "inference",
+        "evaluations",
+        "explanations",
+    ]
