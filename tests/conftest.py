@@ -138,3 +138,25 @@ def write_config(isolated: Path) -> T.Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def registered_model(prepared: dict[str, Path], tracking_uri: str) -> dict[str, str]:
+    """Train a small gradient boosting model, register it and make it the champion.
+
+    Returns its registry `name`, `version`, `uri` (`models:/<name>@champion`) and `run_id`.
+    """
+    from bikes import jobs
+    from bikes.core.models import GradientBoostingModel
+    from bikes.io import registries
+
+    job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
+    with job as runner:
+        trained = runner.run()
+    version = trained["model_version"]
+    return {
+        "name": version.name,
+        "version": str(version.version),
+        "uri": registries.uri_for_model_alias(version.name, "champion"),
+        "run_id": trained["run"].info.run_id,
+    }

@@ -7,7 +7,8 @@ import pydantic as pdt
 from bikes.jobs.base import Job, Locals
 from bikes.jobs.pipeline import PipelineJob
 from bikes.jobs.preparation import PreparationJob
+from bikes.jobs.training import TrainingJob
 
-JobKind = T.Annotated[PreparationJob | PipelineJob, pdt.Field(discriminator="KIND")]
+JobKind = T.Annotated[PreparationJob | PipelineJob | TrainingJob, pdt.Field(discriminator="KIND")]
 
-__all__ = ["Job", "JobKind", "Locals", "PipelineJob", "PreparationJob"]
+__all__ = ["Job", "JobKind", "Locals", "PipelineJob", "PreparationJob", "TrainingJob"]
