@@ -56,3 +56,20 @@ def test_default_steps_follow_the_dag() -> None:
         "evaluations",
         "explanations",
     ]
+
+
+def test_steps_get_their_own_runs_under_mlflow_run(
+    write_config: WriteConfig, hours_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    step = write_config("step.yaml", f"job: {{KIND: PreparationJob, source: {hours_csv}}}\n")
+    monkeypatch.setenv("MLFLOW_RUN_ID", "project-run")
+    seen: list[str | None] = []
+    monkeypatch.setattr(
+        jobs.PreparationJob, "run", lambda self: seen.append(os.environ.get("MLFLOW_RUN_ID")) or {}
+    )
+    with jobs.PipelineJob(steps=[str(step)]) as runner:
+        runner.run()
+    assert seen == [None]
+    assert os.environ["MLFLOW_RUN_ID"] == "project-run"

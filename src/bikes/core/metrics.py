@@ -10,6 +10,7 @@ import pydantic as pdt
 from bikes.core.errors import CheckError
 
 if T.TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
 
     from bikes.core.models import Model
@@ -33,7 +34,7 @@ class Metric(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         """Tell whether a greater score is a better one."""
 
     @abc.abstractmethod
-    def score(self, targets: pd.Series[T.Any], predictions: pd.Series[T.Any]) -> float:
+    def score(self, targets: npt.ArrayLike, predictions: npt.ArrayLike) -> float:
         """Score predictions against targets, with the metric's natural sign (an RMSE is > 0)."""
 
     def scorer(self, model: Model, inputs: pd.DataFrame, targets: pd.DataFrame) -> float:
@@ -74,7 +75,7 @@ class SklearnMetric(Metric):
         return self.name in GREATER_IS_BETTER or self.name.endswith("_score")
 
     @T.override
-    def score(self, targets: pd.Series[T.Any], predictions: pd.Series[T.Any]) -> float:
+    def score(self, targets: npt.ArrayLike, predictions: npt.ArrayLike) -> float:
         from sklearn import metrics
 
         function = getattr(metrics, self.name)

@@ -117,9 +117,9 @@ class RawSchema(InputsSchema):
 
     @pa.dataframe_check(error="casual + registered == cnt")
     @classmethod
-    def counts_add_up(cls, data: pd.DataFrame) -> pd.Series[bool]:
+    def counts_add_up(cls, data: pd.DataFrame) -> pt.Series[bool]:
         """Check that the two leaking columns add up to the target."""
-        return data["casual"] + data["registered"] == data["cnt"]
+        return T.cast("pt.Series[bool]", data["casual"] + data["registered"] == data["cnt"])
 
 
 class OutputsSchema(Schema):

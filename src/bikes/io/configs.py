@@ -80,7 +80,10 @@ def to_object(config: Config) -> dict[str, T.Any]:
     return T.cast(dict[str, T.Any], obj)
 
 
-def validate[ModelT](model: type[ModelT], obj: T.Any, origin: str) -> ModelT:
+ModelT = T.TypeVar("ModelT")
+
+
+def validate(model: type[ModelT], obj: T.Any, origin: str) -> ModelT:
     """Validate a config object against a model, naming the origin and fields of every error."""
     import pydantic as pdt
 

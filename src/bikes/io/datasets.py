@@ -16,7 +16,7 @@ if T.TYPE_CHECKING:
     import pandas as pd
     from mlflow.data.pandas_dataset import PandasDataset
 
-type Lineage = PandasDataset
+Lineage: T.TypeAlias = "PandasDataset"
 
 
 @contextlib.contextmanager

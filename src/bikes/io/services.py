@@ -171,7 +171,7 @@ class MlflowService(Service):
         )
 
     @contextlib.contextmanager
-    def run_context(self, run_config: RunConfig) -> T.Generator[mlflow.ActiveRun]:
+    def run_context(self, run_config: RunConfig) -> T.Iterator[mlflow.ActiveRun]:
         """Yield an active MLflow run that ends (as failed on error) when the block exits."""
         import mlflow
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as T
 
 import pydantic as pdt
@@ -52,10 +53,16 @@ class PipelineJob(base.Job):
             if "job" not in settings:
                 raise ConfigError(f"{step}: job: Field required")
             jobs.append(configs.validate(JobKind, settings["job"], origin=step))  # type: ignore[arg-type]
-        for number, (step, job) in enumerate(zip(self.steps, jobs, strict=True), start=1):
-            logger.info("Pipeline step {}/{}: {} ({})", number, len(jobs), job.KIND, step)
-            with job as runner:
-                runner.run()
-            self.logger_service.start()  # the step reconfigured the logger: take it back
+        # under `mlflow run`, MLFLOW_RUN_ID would make every step resume the project's one run
+        project_run = os.environ.pop("MLFLOW_RUN_ID", None)
+        try:
+            for number, (step, job) in enumerate(zip(self.steps, jobs, strict=True), start=1):
+                logger.info("Pipeline step {}/{}: {} ({})", number, len(jobs), job.KIND, step)
+                with job as runner:
+                    runner.run()
+                self.logger_service.start()  # the step reconfigured the logger: take it back
+        finally:
+            if project_run is not None:
+                os.environ["MLFLOW_RUN_ID"] = project_run
         self.alerts_service.notify(title="Pipeline Job Finished", message=f"{len(jobs)} steps")
         return locals()
