@@ -59,17 +59,32 @@ def test_default_steps_follow_the_dag() -> None:
 
 
 def test_steps_get_their_own_runs_under_mlflow_run(
-    write_config: WriteConfig, hours_csv: Path, monkeypatch: pytest.MonkeyPatch
+    write_config: WriteConfig,
+    hours_csv: Path,
+    hours_sha256: str,
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import os
 
-    step = write_config("step.yaml", f"job: {{KIND: PreparationJob, source: {hours_csv}}}\n")
-    monkeypatch.setenv("MLFLOW_RUN_ID", "project-run")
-    seen: list[str | None] = []
-    monkeypatch.setattr(
-        jobs.PreparationJob, "run", lambda self: seen.append(os.environ.get("MLFLOW_RUN_ID")) or {}
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    project_run = client.create_run(client.create_experiment("project")).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project_run)
+    prepare = write_config(
+        "prepare.yaml",
+        f"job: {{KIND: PreparationJob, source: {hours_csv}, sha256: {hours_sha256}}}\n",
     )
-    with jobs.PipelineJob(steps=[str(step)]) as runner:
+    train = write_config(
+        "train.yaml",
+        "job: {KIND: TrainingJob, model: {KIND: GradientBoostingModel, max_iter: 5}}\n",
+    )
+    with jobs.PipelineJob(steps=[str(prepare), str(train)]) as runner:
         runner.run()
-    assert seen == [None]
-    assert os.environ["MLFLOW_RUN_ID"] == "project-run"
+    assert os.environ["MLFLOW_RUN_ID"] == project_run
+    assert client.get_run(project_run).data.params == {}
+    experiment = client.get_experiment_by_name("bikes")
+    assert experiment is not None
+    trainings = client.search_runs([experiment.experiment_id])
+    assert [run.data.params["max_iter"] for run in trainings] == ["5"]
