@@ -5,10 +5,26 @@ import typing as T
 import pydantic as pdt
 
 from bikes.jobs.base import Job, Locals
+from bikes.jobs.evaluations import EvaluationsJob
+from bikes.jobs.explanations import ExplanationsJob
 from bikes.jobs.pipeline import PipelineJob
 from bikes.jobs.preparation import PreparationJob
 from bikes.jobs.training import TrainingJob
+from bikes.jobs.tuning import TuningJob
 
-JobKind = T.Annotated[PreparationJob | PipelineJob | TrainingJob, pdt.Field(discriminator="KIND")]
+JobKind = T.Annotated[
+    PreparationJob | PipelineJob | TrainingJob | TuningJob | EvaluationsJob | ExplanationsJob,
+    pdt.Field(discriminator="KIND"),
+]
 
-__all__ = ["Job", "JobKind", "Locals", "PipelineJob", "PreparationJob", "TrainingJob"]
+__all__ = [
+    "EvaluationsJob",
+    "ExplanationsJob",
+    "Job",
+    "JobKind",
+    "Locals",
+    "PipelineJob",
+    "PreparationJob",
+    "TrainingJob",
+    "TuningJob",
+]

@@ -1,0 +1,68 @@
+"""Tests of the explanations job: SHAP values, feature importances and their plots."""
+
+from __future__ import annotations
+
+import typing as T
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bikes import jobs, settings
+from bikes.core.errors import DataError
+from bikes.io import configs, datasets
+
+CONFS = Path(__file__).parents[2] / "confs"
+
+
+def test_explanations_of_samples(registered_model: dict[str, str], tracking_uri: str) -> None:
+    job = jobs.ExplanationsJob(samples=50)
+    with job as runner:
+        out = runner.run()
+    features = list(out["model"].pipeline[:-1].get_feature_names_out())
+    shap_values = pd.read_parquet("outputs/explanations/shap_values.parquet")
+    assert list(shap_values.columns) == features  # one column a model feature
+    assert len(shap_values) == 50  # one row a sample
+    assert shap_values.index.is_monotonic_increasing
+    assert set(shap_values.index) <= set(pd.read_parquet("data/inputs_test.parquet").index)
+    importances = pd.read_parquet("outputs/explanations/feature_importances.parquet")
+    assert sorted(importances["feature"]) == sorted(features)
+    assert importances["importance"].is_monotonic_decreasing
+    assert importances["importance"].iloc[0] == pytest.approx(
+        shap_values[importances["feature"].iloc[0]].abs().mean()
+    )
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(out["run"].info.run_id)
+    assert run.data.tags["model_version"] == registered_model["version"]
+    assert run.data.params["samples"] == "50"
+    paths = {item.path for item in client.list_artifacts(run.info.run_id, "explanations")}
+    assert paths == {
+        "explanations/shap_summary.png",
+        "explanations/importances.png",
+        "explanations/feature_importances.parquet",
+    }
+
+
+def test_explanations_of_all_inputs(registered_model: dict[str, str], tracking_uri: str) -> None:
+    job = jobs.ExplanationsJob(
+        alias_or_version=int(registered_model["version"]),
+        shap_values=datasets.ParquetWriter(path="shap.parquet"),
+    )
+    with job as runner:
+        runner.run()
+    assert len(pd.read_parquet("shap.parquet")) == 432  # the whole test split
+
+
+def test_default_config_is_valid() -> None:
+    config = configs.to_object(configs.parse_file(str(CONFS / "explanations.yaml")))
+    setting = configs.validate(settings.MainSettings, config, origin="explanations.yaml")
+    job = T.cast(jobs.ExplanationsJob, setting.job)
+    assert job.samples is None
+    assert job.alias_or_version == "champion"
+
+
+def test_explanations_refuse_missing_data(tracking_uri: str) -> None:
+    job = jobs.ExplanationsJob(inputs=datasets.ParquetReader(path="missing.parquet"))
+    with job as runner, pytest.raises(DataError, match="missing.parquet: file not found"):
+        runner.run()
