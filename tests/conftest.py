@@ -146,12 +146,14 @@ def registered_model(prepared: dict[str, Path], tracking_uri: str) -> dict[str, 
 
     Returns its registry `name`, `version`, `uri` (`models:/<name>@champion`) and `run_id`.
     """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     from bikes import jobs
     from bikes.core.models import GradientBoostingModel
     from bikes.io import registries
 
     job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
-    with job as runner:
+    with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
         trained = runner.run()
     version = trained["model_version"]
     return {

@@ -62,6 +62,30 @@ def trusted_types(pipeline: Pipeline) -> list[str]:
     return types
 
 
+def model_columns(pipeline: Pipeline, columns: T.Sequence[str]) -> list[str]:
+    """Return the input columns that a fitted pipeline reads, in the order of `columns`.
+
+    A saved model's signature should require these only: a column that the pipeline drops (e.g.
+    `dteday`) would otherwise have to be sent, and converted, by every client of the model.
+    All columns are kept when the first step is not a `ColumnTransformer` of named columns.
+    """
+    from sklearn.compose import ColumnTransformer
+
+    first = pipeline[0]
+    if not isinstance(first, ColumnTransformer):
+        return list(columns)
+    names = list(getattr(first, "feature_names_in_", columns))
+    used: set[str] = set()
+    for _, transformer, selected in first.transformers_:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        selection = [selected] if isinstance(selected, str | int) else selected
+        if not isinstance(selection, list | tuple):  # a mask, slice or callable: keep all
+            return list(columns)
+        used.update(names[item] if isinstance(item, int) else str(item) for item in selection)
+    return [column for column in columns if column in used]
+
+
 # %% SAVERS
 
 
@@ -100,18 +124,21 @@ class SklearnSaver(Saver):
     def save(self, model: Model, signature: Signature, inputs: pd.DataFrame) -> ModelInfo:
         import mlflow.sklearn
 
+        from bikes.utils.signers import quiet_integer_hint
+
         pipeline = model.get_internal_model()
-        info: ModelInfo = mlflow.sklearn.log_model(
-            sk_model=pipeline,
-            name=self.name,
-            signature=signature,
-            input_example=inputs.head(self.example_rows),
-            serialization_format="skops",
-            skops_trusted_types=trusted_types(pipeline),
-            # the pinned stock requirements of the flavor (MLflow adds itself): inferring them
-            # would reload the model in a subprocess for seconds, and find nothing more
-            pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
-        )
+        with quiet_integer_hint():
+            info: ModelInfo = mlflow.sklearn.log_model(
+                sk_model=pipeline,
+                name=self.name,
+                signature=signature,
+                input_example=inputs.head(self.example_rows),
+                serialization_format="skops",
+                skops_trusted_types=trusted_types(pipeline),
+                # the pinned stock requirements of the flavor (MLflow adds itself): inferring them
+                # would reload the model in a subprocess for seconds, and find nothing more
+                pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+            )
         return info
 
 

@@ -163,8 +163,13 @@ class TrainingJob(base.Job):
             mlflow.log_metrics(scores)
             logger.info("Test scores: {}", scores)
             # save
-            signature = self.signer.sign(inputs=test_inputs, outputs=outputs)
-            model_info = self.saver.save(model=model, signature=signature, inputs=test_inputs)
+            columns = registries.model_columns(
+                model.get_internal_model(), list(test_inputs.columns)
+            )
+            signature = self.signer.sign(inputs=test_inputs[columns], outputs=outputs)
+            model_info = self.saver.save(
+                model=model, signature=signature, inputs=test_inputs[columns]
+            )
             # register
             tags = {"git_commit": git_commit(), "data_digest": inputs_lineage.digest}
             mlflow.set_tags(tags)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import typing as T
+import warnings
 
 import pydantic as pdt
 
@@ -12,6 +14,17 @@ if T.TYPE_CHECKING:
     from mlflow.models.signature import ModelSignature
 
 type Signature = ModelSignature
+
+
+@contextlib.contextmanager
+def quiet_integer_hint() -> T.Iterator[None]:
+    """Silence MLflow's hint that integer columns cannot hold missing values.
+
+    The schemas of this package reject missing values, so integer columns stay integers.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        yield
 
 
 class Signer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
@@ -33,7 +46,8 @@ class InferSigner(Signer):
     def sign(self, inputs: pd.DataFrame, outputs: pd.DataFrame) -> Signature:
         from mlflow.models import infer_signature
 
-        return infer_signature(model_input=inputs, model_output=outputs)
+        with quiet_integer_hint():
+            return infer_signature(model_input=inputs, model_output=outputs)
 
 
 SignerKind = InferSigner

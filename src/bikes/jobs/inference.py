@@ -1,0 +1,109 @@
+"""Predict with a registered model, batch by batch, so that memory stays flat on large inputs."""
+
+from __future__ import annotations
+
+import time
+import typing as T
+
+import pydantic as pdt
+
+from bikes.io import datasets, registries, services
+from bikes.jobs import base
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+
+
+class InferenceJob(base.Job):
+    """Load a model by alias or version, and stream validated predictions of inputs to a file.
+
+    Inputs are read, validated, predicted and written one batch at a time: no batch is kept once
+    written, so memory depends on `batch_size`, not on the size of the inputs. The output is written
+    atomically: a failure (e.g. a batch that violates the inputs schema) leaves no output behind.
+
+    Attributes:
+        inputs: reader of the inputs.
+        outputs: writer of the predictions.
+        alias: alias of the registered model to use (when `version` is None).
+        version: version of the registered model to use (wins over `alias`).
+        batch_size: rows read, predicted and written at once.
+        log_every: log the progress every this many batches.
+        loader: loader of the model.
+        run_config: settings of the MLflow run.
+    """
+
+    KIND: T.Literal["InferenceJob"] = "InferenceJob"
+
+    inputs: datasets.ReaderKind = pdt.Field(
+        default=datasets.ParquetReader(path="data/inputs_test.parquet"), discriminator="KIND"
+    )
+    outputs: datasets.WriterKind = pdt.Field(
+        default=datasets.ParquetWriter(path="outputs/predictions.parquet"), discriminator="KIND"
+    )
+    alias: str = pdt.Field(default="champion", min_length=1)
+    version: int | None = pdt.Field(default=None, gt=0)
+    batch_size: int = pdt.Field(default=100_000, gt=0)
+    log_every: int = pdt.Field(default=10, gt=0)
+    loader: registries.LoaderKind = pdt.Field(
+        default=registries.SklearnLoader(), discriminator="KIND"
+    )
+    run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
+        name="Inference"
+    )
+
+    def model_uri(self) -> str:
+        """Return the URI of the model to use: by version if given, else by alias."""
+        name = self.mlflow_service.registry_name
+        if self.version is not None:
+            return registries.uri_for_model_version(name, self.version)
+        return registries.uri_for_model_alias(name, self.alias)
+
+    def predictions(self, model: registries.LoadedModel) -> T.Iterator[pd.DataFrame]:
+        """Read, validate and predict the inputs batch by batch, logging the progress."""
+        import mlflow
+
+        from bikes.core import schemas
+
+        logger = self.logger_service.logger()
+        start, rows = time.perf_counter(), 0
+        for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
+            origin = f"{self.inputs.path} (batch {number})"
+            inputs = schemas.InputsSchema.check(batch, origin=origin)
+            if number == 1:  # the source, schema and a digest of the first batch
+                lineage = self.inputs.lineage(name="inputs", data=inputs)
+                mlflow.log_input(dataset=lineage, context="inference")
+            outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
+            rows += len(outputs)
+            if number % self.log_every == 0:
+                speed = rows / max(time.perf_counter() - start, 1e-9)
+                logger.info("Predicted {} rows in {} batches ({:.0f} rows/s)", rows, number, speed)
+            yield outputs
+
+    @T.override
+    def run(self) -> base.Locals:
+        import mlflow
+
+        logger = self.logger_service.logger()
+        uri = self.model_uri()
+        with self.mlflow_service.run_context(run_config=self.run_config) as run:
+            logger.info("Inference run {} ({})", run.info.run_name, run.info.run_id)
+            model = self.loader.load(uri)
+            logger.info("Loaded {} (version {})", uri, model.version)
+            mlflow.log_params(
+                {
+                    "model_uri": uri,
+                    "model_name": model.name,
+                    "model_version": model.version,
+                    "batch_size": self.batch_size,
+                }
+            )
+            start = time.perf_counter()
+            rows = self.outputs.write_batches(self.predictions(model))
+            seconds = time.perf_counter() - start
+            mlflow.log_metrics({"rows": rows, "rows_per_second": rows / max(seconds, 1e-9)})
+            logger.info("Wrote {} predictions to {} in {:.1f}s", rows, self.outputs.path, seconds)
+        self.alerts_service.notify(
+            title="Inference Job Finished",
+            message=f"{rows} predictions of {uri} (version {model.version})",
+        )
+        return locals()

@@ -1,0 +1,124 @@
+"""Tests of the promotion job."""
+
+from __future__ import annotations
+
+import typing as T
+from pathlib import Path
+
+import mlflow
+import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from bikes import jobs, scripts
+from bikes.core.errors import CheckError, DataError
+from bikes.core.metrics import SklearnMetric
+from bikes.core.models import GradientBoostingModel
+
+WriteConfig = T.Callable[[str, str], Path]
+Registered = dict[str, str]
+
+
+def train(max_iter: int) -> str:
+    """Train and register a version (without alias); return its version."""
+    job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=max_iter))
+    with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
+        return str(runner.run()["model_version"].version)
+
+
+def champion() -> str:
+    return str(mlflow.MlflowClient().get_model_version_by_alias("bikes", "champion").version)
+
+
+def promote(**fields: T.Any) -> dict[str, T.Any]:
+    with jobs.PromotionJob(**fields) as runner:
+        return runner.run()
+
+
+def test_first_promotion_always_passes(prepared: dict[str, Path], tracking_uri: str) -> None:
+    version = train(max_iter=2)
+
+    out = promote()
+
+    assert out["promoted"] is True
+    assert champion() == version
+    run = mlflow.MlflowClient().get_run(out["run"].info.run_id)
+    assert run.data.params["candidate_version"] == version
+    assert "candidate_root_mean_squared_error" in run.data.metrics
+    assert "champion_root_mean_squared_error" not in run.data.metrics
+
+
+def test_promotion_of_the_champion_changes_nothing(registered_model: Registered) -> None:
+    out = promote()
+
+    assert out["promoted"] is False
+    assert champion() == registered_model["version"]
+
+
+def test_gate_refuses_a_worse_candidate_unless_forced(
+    registered_model: Registered, write_config: WriteConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worse = train(max_iter=1)
+    config = write_config("promotion.yaml", "job:\n  KIND: PromotionJob\n")
+
+    with pytest.raises(CheckError) as error:
+        promote()
+    assert scripts.main([str(config)]) == 4
+
+    message = str(error.value)
+    assert f"refused to promote bikes version {worse} to 'champion'" in message
+    assert "root_mean_squared_error" in message
+    assert f"of version {registered_model['version']} (the current 'champion')" in message
+    assert "force: true" in message
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"bikes: error: {message}"
+    assert champion() == registered_model["version"]
+    runs = mlflow.search_runs(filter_string="attributes.run_name = 'Promotion'")
+    assert set(runs["status"]) == {"FAILED"}
+    assert runs["metrics.champion_root_mean_squared_error"].notna().all()
+    assert (
+        runs["metrics.candidate_root_mean_squared_error"]
+        > runs["metrics.champion_root_mean_squared_error"]
+    ).all()
+
+    out = promote(force=True)
+
+    assert out["promoted"] is True
+    assert champion() == worse
+
+
+def test_better_candidate_is_promoted(registered_model: Registered) -> None:
+    better = train(max_iter=60)
+
+    out = promote(metric=SklearnMetric(name="r2_score"))
+
+    assert out["candidate_score"] > out["champion_score"]
+    assert champion() == better
+
+
+def test_promotion_of_a_given_version_and_the_best(registered_model: Registered) -> None:
+    worse = train(max_iter=1)
+
+    promote(version=int(worse), force=True)
+    assert champion() == worse
+    promote(strategy="best")  # the best training RMSE: the first version
+
+    assert champion() == registered_model["version"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "models:/bikes: no registered version to promote"),
+        ({"strategy": "best"}, "models:/bikes: no registered version to promote"),
+        ({"version": 3}, "models:/bikes/3: model not found"),
+    ],
+)
+def test_nothing_to_promote_is_a_data_error(
+    tracking_uri: str, fields: dict[str, T.Any], message: str
+) -> None:
+    with pytest.raises(DataError, match=message):
+        promote(**fields)
+
+
+def test_best_needs_a_logged_metric(registered_model: Registered) -> None:
+    with pytest.raises(DataError, match="no version has a training metric max_error"):
+        promote(strategy="best", metric=SklearnMetric(name="max_error"))

@@ -1,0 +1,176 @@
+"""Tests of the training job."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as T
+from pathlib import Path
+
+import mlflow
+import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from bikes import jobs, scripts
+from bikes.core.errors import ConfigError, DataError
+from bikes.core.models import BaselineSklearnModel, GradientBoostingModel
+from bikes.io import services
+from bikes.jobs import training
+
+WriteConfig = T.Callable[[str, str], Path]
+
+MINIMAL_CONFIG = """\
+job: {KIND: TrainingJob, inputs: {KIND: ParquetReader, path: data/inputs_train.parquet}, \
+targets: {KIND: ParquetReader, path: data/targets_train.parquet}}
+"""
+
+
+def test_training_job_logs_and_registers_a_model(
+    prepared: dict[str, Path], tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("best.json").write_text(json.dumps({"max_iter": 20, "learning_rate": 0.2}))
+    job = jobs.TrainingJob(
+        params_file="best.json",
+        mlflow_service=services.MlflowService(system_metrics_interval=0.2),
+    )
+
+    with job as runner:
+        out = runner.run()
+
+    client = job.mlflow_service.client()
+    run = client.get_run(out["run"].info.run_id)
+    version = client.get_model_version("bikes", out["model_version"].version)
+    metrics = run.data.metrics
+    assert run.inputs is not None
+    assert metrics["root_mean_squared_error"] > metrics["mean_absolute_error"] > 0
+    assert 0.5 < metrics["r2_score"] <= 1
+    assert run.data.params["model"] == "GradientBoostingModel"
+    assert (run.data.params["max_iter"], run.data.params["learning_rate"]) == ("20", "0.2")
+    assert any(name.startswith("system/") for name in metrics), sorted(metrics)
+    datasets = {
+        (item.dataset.name, tag.value)
+        for item in run.inputs.dataset_inputs
+        for tag in item.tags
+        if tag.key == "mlflow.data.context"
+    }
+    assert datasets == {
+        ("inputs_train", "training"),
+        ("targets_train", "training"),
+        ("inputs_test", "testing"),
+        ("targets_test", "testing"),
+    }
+    digest = next(
+        item.dataset.digest
+        for item in run.inputs.dataset_inputs
+        if item.dataset.name == "inputs_train"
+    )
+    assert str(version.version) == "1"
+    assert version.run_id == run.info.run_id
+    assert version.tags["data_digest"] == digest == run.data.tags["data_digest"]
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", version.tags["git_commit"])
+    assert version.aliases == []  # promotion moves aliases
+    assert "Registered bikes version 1" in capsys.readouterr().err
+
+
+def test_minimal_config_runs_through_the_cli(
+    prepared: dict[str, Path], tracking_uri: str, write_config: WriteConfig
+) -> None:
+    config = write_config("training.yaml", MINIMAL_CONFIG)
+
+    with threadpool_limits(limits=1):  # OpenMP threads thrash on busy cores
+        assert scripts.main([str(config)]) == 0
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    versions = client.search_model_versions("name='bikes'")
+    assert [str(version.version) for version in versions] == ["1"]
+
+
+def test_default_config_file_validates() -> None:
+    from bikes import settings
+    from bikes.io import configs
+
+    path = Path(__file__).parents[2] / "confs" / "training.yaml"
+    setting = configs.validate(
+        settings.MainSettings, configs.to_object(configs.parse_file(str(path))), origin=str(path)
+    )
+
+    assert isinstance(setting.job, jobs.TrainingJob)
+    assert setting.job.params_file == "outputs/tuning/best_params.json"
+
+
+def test_registry_alias_points_to_the_new_version(registered_model: dict[str, str]) -> None:
+    client = mlflow.MlflowClient()
+
+    version = client.get_model_version_by_alias(registered_model["name"], "champion")
+
+    assert str(version.version) == registered_model["version"]
+
+
+def test_missing_params_file_keeps_the_model_defaults(
+    tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = jobs.TrainingJob(params_file="outputs/tuning/best_params.json")
+
+    with job:
+        model = job.tuned_model()
+
+    assert model == jobs.TrainingJob().model
+    assert "No hyperparameters file at outputs/tuning/best_params.json" in capsys.readouterr().err
+
+
+def test_params_file_sets_hyperparameters_without_changing_the_job() -> None:
+    Path("best.json").write_text(json.dumps({"max_iter": 7, "log_target": True}))
+    job = jobs.TrainingJob(params_file="best.json", model=GradientBoostingModel(max_iter=3))
+
+    model = job.tuned_model()
+
+    assert isinstance(model, GradientBoostingModel)
+    assert (model.max_iter, model.log_target) == (7, True)
+    assert job.model == GradientBoostingModel(max_iter=3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"max_iter": "many"}', r"best.json: max_iter: Input should be a valid integer"),
+        ('{"max_iter": 0}', r"best.json: max_iter: Input should be greater than 0"),
+        ('{"trees": 3}', r"best.json: trees: Extra inputs are not permitted"),
+        ('{"max_iter": ', r"best.json: cannot read hyperparameters"),
+        ("[1, 2]", r"best.json: hyperparameters must be a JSON object"),
+    ],
+)
+def test_invalid_params_file_is_a_config_error(text: str, message: str) -> None:
+    Path("best.json").write_text(text)
+    job = jobs.TrainingJob(params_file="best.json")
+
+    with pytest.raises(ConfigError, match=message):
+        job.tuned_model()
+
+
+def test_params_file_of_another_model_kind_is_a_config_error() -> None:
+    Path("best.json").write_text(json.dumps({"max_iter": 7}))
+    job = jobs.TrainingJob(params_file="best.json", model=BaselineSklearnModel())
+
+    with pytest.raises(ConfigError, match="best.json: max_iter: Extra inputs"):
+        job.tuned_model()
+
+
+def test_missing_training_data_is_a_data_error(
+    tracking_uri: str, capsys: pytest.CaptureFixture[str], write_config: WriteConfig
+) -> None:
+    config = write_config("training.yaml", MINIMAL_CONFIG)
+
+    with pytest.raises(DataError, match=r"data/inputs_train.parquet: file not found"):
+        with jobs.TrainingJob() as runner:
+            runner.run()
+    assert scripts.main([str(config)]) == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "bikes: error: data/inputs_train.parquet: file not found"
+    )
+
+
+def test_git_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert re.fullmatch(r"[0-9a-f]{40}", training.git_commit())  # the work tree of the package
+    assert training.git_commit(tmp_path) == "unknown"  # not a git work tree
+    monkeypatch.setenv("PATH", "")
+    assert training.git_commit() == "unknown"  # no git
