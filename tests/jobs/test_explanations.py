@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from bikes import jobs, settings
+from bikes.core import models
 from bikes.core.errors import DataError
 from bikes.io import configs, datasets
 
@@ -50,8 +51,12 @@ def test_explanations_of_all_inputs(registered_model: dict[str, str], tracking_u
         shap_values=datasets.ParquetWriter(path="shap.parquet"),
     )
     with job as runner:
-        runner.run()
-    assert len(pd.read_parquet("shap.parquet")) == 432  # the whole test split
+        out = runner.run()
+    shap_values = pd.read_parquet("shap.parquet")
+    assert len(shap_values) == 432  # the whole test split
+    inputs = pd.read_parquet("data/inputs_test.parquet")
+    expected = models.shap_values(out["model"].pipeline, inputs)
+    pd.testing.assert_frame_equal(shap_values, expected, check_freq=False)
 
 
 def test_default_config_is_valid() -> None:

@@ -19,10 +19,11 @@ if T.TYPE_CHECKING:
 class ExplanationsJob(base.Job):
     """Compute SHAP values of samples and the feature importances they add up to.
 
-    SHAP values come from the tree explainer of the model's fitted pipeline (exact and fast for
-    tree ensembles): one column a model feature, one row a sample, in the unit of the model's
-    output (log1p(cnt) for a model fitted on the log target). Both tables are written as Parquet
-    and plotted to MLflow (a beeswarm summary and a bar chart of the importances).
+    SHAP values come from the tree explainer of the model's fitted pipeline: exact, in C++ on one
+    core, in a time that grows with the trees and their leaves (about 3 ms a sample for 800 trees
+    of 22 leaves). One column a model feature, one row a sample, in the unit of the model's output
+    (log1p(cnt) for a model fitted on the log target). Both tables are written as Parquet and
+    plotted to MLflow (a beeswarm summary and a bar chart of the importances).
 
     Attributes:
         run_config: MLflow run of the explanations.
