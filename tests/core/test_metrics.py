@@ -22,7 +22,9 @@ def test_metrics_have_their_natural_sign() -> None:
 
 
 def test_unknown_metric_is_rejected() -> None:
-    with pytest.raises(ValueError, match="no metric named 'rmse'"):
+    with pytest.raises(
+        ValueError, match="unknown metric 'rmse': pick one of .*root_mean_squared_error"
+    ):
         metrics.SklearnMetric(name="rmse")
 
 

@@ -32,7 +32,7 @@ def test_inputs_never_carry_the_target_or_its_parts(hours: pd.DataFrame) -> None
     ],
 )
 def test_violations_name_column_row_and_value(
-    hours: pd.DataFrame, column: str, value: object, expected: str
+    hours: pd.DataFrame, column: str, value: float, expected: str
 ) -> None:
     bad = hours.copy()
     bad.loc[6, column] = value

@@ -158,6 +158,8 @@ class MlflowService(Service):
     def start(self) -> None:
         import mlflow
 
+        # MLflow hints at every integer column when it infers a schema: ours have no missing values
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         mlflow.set_experiment(experiment_name=self.experiment_name)
