@@ -18,6 +18,11 @@ CONFS = ROOT / "confs"
 SYNTHETIC_DAYS = 90
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each xdist worker one OpenMP thread: two workers of two threads on two cores spin."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run each test in its own folder, with its own MLflow store and no ambient data source."""
