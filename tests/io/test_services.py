@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from bikes.io import services
 
@@ -14,7 +15,7 @@ def test_logger_writes_json_lines_to_a_file(tmp_path: Path) -> None:
     sink = tmp_path / "log.jsonl"
     service = services.LoggerService(sink=str(sink), serialize=True, level="DEBUG")
     service.start()
-    service.logger().debug("hello {}", "world")
+    logger.debug("hello {}", "world")
     service.stop()
     record = json.loads(sink.read_text().splitlines()[-1])
     assert record["record"]["message"] == "hello world"
@@ -24,8 +25,8 @@ def test_logger_writes_json_lines_to_a_file(tmp_path: Path) -> None:
 def test_logger_filters_by_level(capsys: pytest.CaptureFixture[str]) -> None:
     service = services.LoggerService(sink="stdout", level="WARNING", colorize=False)
     service.start()
-    service.logger().info("quiet")
-    service.logger().warning("loud")
+    logger.info("quiet")
+    logger.warning("loud")
     out = capsys.readouterr().out
     assert "loud" in out
     assert "quiet" not in out

@@ -72,10 +72,6 @@ class LoggerService(Service):
     def stop(self) -> None:
         loguru.logger.complete()
 
-    def logger(self) -> loguru.Logger:
-        """Return the configured logger."""
-        return loguru.logger
-
 
 class AlertsService(Service):
     """Send desktop notifications, falling back to the log where there is no desktop.

@@ -7,6 +7,7 @@ import types as TS
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.io import services
 
@@ -33,7 +34,6 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     def __enter__(self) -> T.Self:
         """Start the services: logger, alerts, then MLflow (when the job uses it)."""
         self.logger_service.start()
-        logger = self.logger_service.logger()
         logger.debug("[START] {}", self.KIND)
         self.alerts_service.start()
         if self.uses_mlflow:
@@ -50,7 +50,7 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         if self.uses_mlflow:
             self.mlflow_service.stop()
         self.alerts_service.stop()
-        self.logger_service.logger().debug("[STOP] {}", self.KIND)
+        logger.debug("[STOP] {}", self.KIND)
         self.logger_service.stop()
         return False
 

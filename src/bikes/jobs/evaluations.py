@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
 from bikes.io import datasets, registries, services
@@ -111,7 +112,6 @@ class EvaluationsJob(base.Job):
         from bikes.core import schemas
         from bikes.core.errors import CheckError
 
-        logger = self.logger_service.logger()
         # read
         inputs, targets = read_aligned(self.inputs, self.targets)
         logger.info("Read {} test rows from {}", len(inputs), self.inputs.path)

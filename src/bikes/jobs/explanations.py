@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.io import datasets, registries, services
 from bikes.jobs import base
@@ -67,7 +68,6 @@ class ExplanationsJob(base.Job):
 
         from bikes.core import models, schemas
 
-        logger = self.logger_service.logger()
         # read
         inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
         if self.samples is not None and self.samples < len(inputs):

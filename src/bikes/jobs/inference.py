@@ -6,6 +6,7 @@ import time
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.io import datasets, registries, services
 from bikes.jobs import base
@@ -64,7 +65,6 @@ class InferenceJob(base.Job):
 
         from bikes.core import schemas
 
-        logger = self.logger_service.logger()
         start, rows = time.perf_counter(), 0
         for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
             origin = f"{self.inputs.path} (batch {number})"
@@ -83,7 +83,6 @@ class InferenceJob(base.Job):
     def run(self) -> base.Locals:
         import mlflow
 
-        logger = self.logger_service.logger()
         uri = self.model_uri()
         with self.mlflow_service.run_context(run_config=self.run_config) as run:
             logger.info("Inference run {} ({})", run.info.run_name, run.info.run_id)

@@ -6,6 +6,7 @@ import os
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core.errors import ConfigError
 from bikes.io import configs
@@ -43,7 +44,6 @@ class PipelineJob(base.Job):
     def run(self) -> base.Locals:
         from bikes.jobs import JobKind
 
-        logger = self.logger_service.logger()
         extras = [configs.parse_string(extra) for extra in self.extras]
         # validate every step before running any, so a typo fails in seconds, not at the end
         jobs: list[base.Job] = []

@@ -7,6 +7,7 @@ import typing as T
 from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.io import datasets
 from bikes.jobs import base
@@ -61,7 +62,6 @@ class PreparationJob(base.Job):
         from bikes.core import schemas
         from bikes.io import sources
 
-        logger = self.logger_service.logger()
         # obtain
         cache_dir = Path(self.cache_dir)
         archive = sources.fetch(self.source, cache_dir=cache_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core.errors import CheckError, DataError
@@ -105,7 +106,6 @@ class PromotionJob(base.Job):
 
         from bikes.core import schemas
 
-        logger = self.logger_service.logger()
         client = self.mlflow_service.client()
         name = self.mlflow_service.registry_name
         candidate = self.candidate(client, name)

@@ -9,6 +9,7 @@ import typing as T
 from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core import models
@@ -113,7 +114,7 @@ class TrainingJob(base.Job):
             return model
         params = read_params(self.params_file)
         if params is None:
-            self.logger_service.logger().warning(
+            logger.warning(
                 "No hyperparameters file at {}: training with the model's own", self.params_file
             )
             return model
@@ -126,7 +127,6 @@ class TrainingJob(base.Job):
 
         from bikes.core import schemas
 
-        logger = self.logger_service.logger()
         model = self.tuned_model()
         with self.mlflow_service.run_context(run_config=self.run_config) as run:
             logger.info("Training run {} ({})", run.info.run_name, run.info.run_id)

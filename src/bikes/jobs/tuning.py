@@ -6,6 +6,7 @@ import json
 import typing as T
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core import metrics, models
 from bikes.io import datasets, services
@@ -80,7 +81,6 @@ class TuningJob(base.Job):
 
         from bikes.core import schemas
 
-        logger = self.logger_service.logger()
         # read
         inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
         targets = schemas.TargetsSchema.check(self.targets.read(), origin=self.targets.path)

@@ -13,7 +13,7 @@ if T.TYPE_CHECKING:
     import pandas as pd
     from mlflow.models.signature import ModelSignature
 
-type Signature = ModelSignature
+    Signature: T.TypeAlias = ModelSignature
 
 
 @contextlib.contextmanager

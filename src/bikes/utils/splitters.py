@@ -12,9 +12,9 @@ if T.TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
-Index: T.TypeAlias = "npt.NDArray[np.intp]"
-TrainTest: T.TypeAlias = "tuple[Index, Index]"
-Splits: T.TypeAlias = "T.Iterator[TrainTest]"
+    Index: T.TypeAlias = npt.NDArray[np.intp]
+    TrainTest: T.TypeAlias = tuple[Index, Index]
+    Splits: T.TypeAlias = T.Iterator[TrainTest]
 
 
 class Splitter(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
