@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs git only, with fixed arguments
 import typing as T
 from pathlib import Path
 
@@ -34,7 +34,7 @@ def git_commit(folder: str | Path | None = None) -> str:
         return UNKNOWN_COMMIT
     folder = folder or Path(__file__).parent
     try:
-        process = subprocess.run(  # noqa: S603 (fixed arguments, git from the PATH)
+        process = subprocess.run(  # noqa: S603  # nosec B603  # fixed arguments, git from the PATH
             [git, "-C", str(folder), "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
