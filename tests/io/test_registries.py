@@ -244,3 +244,45 @@ def test_saved_model_predicts_csv_like_the_mlflow_cli(
     predictions = json.loads((tmp_path / "predictions.json").read_text())["predictions"]
     expected = registries.SklearnLoader().load(registered_model["uri"]).pipeline.predict(inputs)
     assert predictions == pytest.approx(list(expected))
+
+
+def test_saved_model_is_served_by_mlflow_models_serve(
+    registered_model: Registered, prepared: dict[str, Path], tmp_path: Path
+) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = ["mlflow", "models", "serve", "-m", registered_model["uri"], "--env-manager", "local"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", *serve, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=fresh_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):  # up to 60 s for the server to answer
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                time.sleep(0.5)
+        inputs = pd.read_parquet(prepared["inputs_test"]).head(7).drop(columns="dteday")
+        body = json.dumps({"dataframe_split": inputs.to_dict(orient="split")}).encode()
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    expected = registries.SklearnLoader().load(registered_model["uri"]).pipeline.predict(inputs)
+    assert predictions == pytest.approx(list(expected))
