@@ -19,7 +19,7 @@ def data(hours: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "model",
     [
         models.GradientBoostingModel(max_iter=FAST),
-        models.GradientBoostingModel(max_iter=FAST, log_target=True, categorical_features=["hr"]),
+        models.GradientBoostingModel(max_iter=FAST, target="log", categorical_features=["hr"]),
         models.BaselineSklearnModel(n_estimators=10, max_depth=6),
     ],
     ids=["gbm", "gbm-log-categorical", "baseline"],

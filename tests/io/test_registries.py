@@ -49,7 +49,7 @@ def test_uris() -> None:
     "model",
     [
         GradientBoostingModel(max_iter=3),
-        GradientBoostingModel(max_iter=3, log_target=True, categorical_features=["hr"]),
+        GradientBoostingModel(max_iter=3, target="log", categorical_features=["hr"]),
         BaselineSklearnModel(n_estimators=2, max_depth=3),
     ],
     ids=["boosting", "boosting-log-categorical", "forest"],

@@ -119,13 +119,13 @@ def test_missing_params_file_keeps_the_model_defaults(
 
 
 def test_params_file_sets_hyperparameters_without_changing_the_job() -> None:
-    Path("best.json").write_text(json.dumps({"max_iter": 7, "log_target": True}))
+    Path("best.json").write_text(json.dumps({"max_iter": 7, "target": "log"}))
     job = jobs.TrainingJob(params_file="best.json", model=GradientBoostingModel(max_iter=3))
 
     model = job.tuned_model()
 
     assert isinstance(model, GradientBoostingModel)
-    assert (model.max_iter, model.log_target) == (7, True)
+    assert (model.max_iter, model.target) == (7, "log")
     assert job.model == GradientBoostingModel(max_iter=3)
 
 

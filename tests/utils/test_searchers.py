@@ -127,20 +127,20 @@ def test_optuna_search_starts_with_the_model_and_finds_better(
         space={
             "learning_rate": searchers.FloatDistribution(low=0.05, high=0.3, log=True),
             "max_iter": searchers.IntDistribution(low=5, high=40, step=5),
-            "log_target": searchers.CategoricalDistribution(choices=[False, True]),
+            "target": searchers.CategoricalDistribution(choices=["identity", "log"]),
         },
         n_trials=4,
         timeout=None,
         n_jobs=2,
     )
-    model = GradientBoostingModel(learning_rate=0.05, max_iter=5)
+    model = GradientBoostingModel(learning_rate=0.05, max_iter=5, target="identity")
     results, best_score, best_params = searcher.search(
         model, SklearnMetric(name="r2_score"), inputs, targets, TimeSeriesSplitter(n_splits=2)
     )
     assert results["trial"].tolist() == [0, 1, 2, 3]
-    assert results.at[0, "params"] == {"learning_rate": 0.05, "max_iter": 5, "log_target": False}
+    assert results.at[0, "params"] == {"learning_rate": 0.05, "max_iter": 5, "target": "identity"}
     assert best_score == results["score"].max() > results.at[0, "score"]  # r2: the greater
-    assert set(best_params) == {"learning_rate", "max_iter", "log_target"}
+    assert set(best_params) == {"learning_rate", "max_iter", "target"}
     GradientBoostingModel(**best_params)
 
 
@@ -209,7 +209,7 @@ def test_search_space_is_read_from_config() -> None:
             "space": {
                 "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
                 "max_iter": {"type": "int", "low": 100, "high": 800},
-                "log_target": {"type": "categorical", "choices": [True, False]},
+                "target": {"type": "categorical", "choices": ["log", "identity"]},
             }
         }
     )
@@ -217,7 +217,7 @@ def test_search_space_is_read_from_config() -> None:
     assert searcher.samples() == {
         "learning_rate": [0.01, 0.3],
         "max_iter": [100, 800],
-        "log_target": [True, False],
+        "target": ["log", "identity"],
     }
     with pytest.raises(pdt.ValidationError, match="does not match any of the expected tags"):
         searchers.OptunaSearcher.model_validate({"space": {"a": {"type": "normal"}}})

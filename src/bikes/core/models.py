@@ -137,7 +137,10 @@ class GradientBoostingModel(SklearnModel):
         min_samples_leaf: samples of each leaf.
         l2_regularization: L2 penalty of the leaf values.
         categorical_features: features split as categories rather than ordered numbers.
-        log_target: fit on log1p(cnt) and predict expm1 (relative errors count more).
+        target: transform of the counts before fitting, inverted on prediction: `sqrt` steadies
+            their variance and squares back to counts that are never negative, even when the
+            saved pipeline predicts outside this package; `log` (log1p) weighs relative errors;
+            `identity` fits the counts as they are.
         random_state: seed of the boosting.
     """
 
@@ -148,7 +151,7 @@ class GradientBoostingModel(SklearnModel):
     min_samples_leaf: int = pdt.Field(default=20, ge=1)
     l2_regularization: float = pdt.Field(default=0.0, ge=0)
     categorical_features: list[str] = pdt.Field(default_factory=list)
-    log_target: bool = False
+    target: T.Literal["identity", "sqrt", "log"] = "sqrt"
     random_state: int | None = 42
 
     @T.override
@@ -173,8 +176,10 @@ class GradientBoostingModel(SklearnModel):
             early_stopping=False,  # its validation split is random: wrong for a time series
             random_state=self.random_state,
         )
-        if self.log_target:
-            regressor = TransformedTargetRegressor(regressor, func=np.log1p, inverse_func=np.expm1)
+        transforms = {"sqrt": (np.sqrt, np.square), "log": (np.log1p, np.expm1)}
+        if self.target in transforms:
+            func, inverse_func = transforms[self.target]
+            regressor = TransformedTargetRegressor(regressor, func=func, inverse_func=inverse_func)
         return Pipeline([("features", features), ("regressor", regressor)])
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import typing as T
 from pathlib import Path
 
-import omegaconf as oc
-import yaml
-
 from bikes.core.errors import ConfigError
 
-Config = oc.DictConfig
+if T.TYPE_CHECKING:  # omegaconf and yaml load in ~0.1 s: only when a config is parsed
+    import omegaconf as oc
+
+    Config = oc.DictConfig
 CLOUD_SCHEMES = ("s3://", "gs://", "az://")
 
 
@@ -33,6 +33,9 @@ def read_text(path: str) -> str:
 
 def load_mapping(text: str, origin: str) -> Config:
     """Parse a YAML (or JSON) mapping; `origin` names the file or string in errors."""
+    import omegaconf as oc
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -54,6 +57,8 @@ def parse_file(path: str) -> Config:
 
 def parse_string(string: str) -> Config:
     """Parse an extra config: a YAML/JSON mapping or an OmegaConf dot-list (`a.b=1 c=2`)."""
+    import omegaconf as oc
+
     origin = f"--extras {string!r}"
     if "=" in string and not string.lstrip().startswith("{"):
         try:
@@ -65,11 +70,15 @@ def parse_string(string: str) -> Config:
 
 def merge_configs(configs: T.Sequence[Config]) -> Config:
     """Merge configs from left to right (the last one wins)."""
-    return T.cast(Config, oc.OmegaConf.merge(*configs))
+    import omegaconf as oc
+
+    return T.cast("Config", oc.OmegaConf.merge(*configs))
 
 
 def to_object(config: Config) -> dict[str, T.Any]:
     """Convert a config to a plain dict, resolving interpolations."""
+    import omegaconf as oc
+
     try:
         obj = oc.OmegaConf.to_container(config, resolve=True)
     except oc.errors.OmegaConfBaseException as error:
