@@ -77,3 +77,19 @@ def test_mlflow_run_fails_with_the_block(tracking_uri: str) -> None:
     ):
         raise ValueError("boom")
     assert service.client().get_run(run.info.run_id).info.status == "FAILED"
+
+
+def test_mlflow_run_logs_into_the_project_run(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    project_run = client.create_run(client.create_experiment("project")).info.run_id
+    monkeypatch.setenv("MLFLOW_RUN_ID", project_run)  # as `mlflow run` sets it
+    service = services.MlflowService(enable_system_metrics=False)
+    service.start()
+    with service.run_context(services.MlflowService.RunConfig(name="job")) as run:
+        pass
+    assert run.info.run_id == project_run
+    assert client.get_experiment_by_name("bikes") is None

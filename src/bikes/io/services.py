@@ -158,7 +158,11 @@ class MlflowService(Service):
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
-        mlflow.set_experiment(experiment_name=self.experiment_name)
+        project_run = os.getenv("MLFLOW_RUN_ID")
+        if project_run:  # under `mlflow run`: log into the project's run, in its experiment
+            mlflow.set_experiment(experiment_id=mlflow.get_run(project_run).info.experiment_id)
+        else:
+            mlflow.set_experiment(experiment_name=self.experiment_name)
         if self.enable_system_metrics:
             mlflow.set_system_metrics_sampling_interval(self.system_metrics_interval)  # type: ignore[no-untyped-call]
             mlflow.set_system_metrics_samples_before_logging(1)  # type: ignore[no-untyped-call]
