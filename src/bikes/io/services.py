@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import logging
 import os
 import sys
 import typing as T
@@ -156,6 +157,8 @@ class MlflowService(Service):
 
         # MLflow hints at every integer column when it infers a schema: ours have no missing values
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        # and warns that pip is missing from uv's environments: the requirements are given anyway
+        logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         project_run = os.getenv("MLFLOW_RUN_ID")
