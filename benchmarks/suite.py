@@ -24,6 +24,7 @@ from pathlib import Path
 
 from benchmarks import measure, workspace
 from benchmarks.measure import Stats
+from bikes.jobs.pipeline import DAG
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -34,15 +35,7 @@ TEST_ROWS = 3_476
 REFERENCE_VERSION = 1
 DEFAULT_VERSION = 2
 GROUPS = ("cli", "jobs", "pipeline", "models", "shap", "huge", "tests")
-JOBS = (
-    "preparation",
-    "tuning",
-    "training",
-    "promotion",
-    "inference",
-    "evaluations",
-    "explanations",
-)
+JOBS = DAG
 HEAVY_JOBS = ("tuning",)
 REFERENCE_EXTRAS = ["job.model.KIND=BaselineSklearnModel", "job.params_file=null"]
 # the same jobs for the reference (version 1), for the ratios

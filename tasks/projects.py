@@ -11,18 +11,10 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
+from bikes.jobs.pipeline import DAG
+
 REQUIREMENTS = "requirements.txt"
 ENVIRONMENT = "python_env.yaml"
-# the jobs of the project, in the order of their dependencies
-DAG = [
-    "preparation",
-    "tuning",
-    "training",
-    "promotion",
-    "inference",
-    "evaluations",
-    "explanations",
-]
 # same default store as the jobs: the SQLite database of the project folder
 TRACKING_URI = "sqlite:///mlflow.db"
 

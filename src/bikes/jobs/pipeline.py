@@ -12,18 +12,17 @@ from bikes.core.errors import ConfigError
 from bikes.io import configs
 from bikes.jobs import base
 
-DEFAULT_STEPS = [
-    f"confs/{name}.yaml"
-    for name in (
-        "preparation",
-        "tuning",
-        "training",
-        "promotion",
-        "inference",
-        "evaluations",
-        "explanations",
-    )
-]
+# the jobs of the project in the order of their dependencies, each with its config confs/<job>.yaml
+DAG = (
+    "preparation",
+    "tuning",
+    "training",
+    "promotion",
+    "inference",
+    "evaluations",
+    "explanations",
+)
+DEFAULT_STEPS = [f"confs/{name}.yaml" for name in DAG]
 
 
 class PipelineJob(base.Job):
