@@ -93,12 +93,22 @@ class PromotionJob(base.Job):
         except MlflowException:
             return None
 
-    def score(self, uri: str, inputs: pd.DataFrame, targets: pd.DataFrame) -> float:
-        """Score the model of a URI on the evaluation data."""
+    def score(
+        self, role: str, version: ModelVersion, inputs: pd.DataFrame, targets: pd.DataFrame
+    ) -> float:
+        """Score a version on the evaluation data, and log the score as `<role>_<metric>`."""
+        import mlflow
+
         from bikes.core.schemas import TARGET
 
+        uri = registries.uri_for_model_version(version.name, version.version)
         outputs = self.loader.load(uri).predict(inputs)
-        return self.metric.score(targets[TARGET], outputs["prediction"])
+        score = self.metric.score(targets[TARGET], outputs["prediction"])
+        mlflow.log_metric(f"{role}_{self.metric.name}", score)
+        logger.info(
+            "{} version {}: {} = {:.4g}", role.title(), version.version, self.metric.name, score
+        )
+        return score
 
     @T.override
     def run(self) -> base.Locals:
@@ -129,25 +139,9 @@ class PromotionJob(base.Job):
             inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
             targets = schemas.TargetsSchema.check(self.targets.read(), origin=self.targets.path)
             mlflow.log_input(self.inputs.lineage(name="inputs", data=inputs), context="evaluation")
-            candidate_uri = registries.uri_for_model_version(name, candidate.version)
-            candidate_score = self.score(candidate_uri, inputs, targets)
-            mlflow.log_metric(f"candidate_{self.metric.name}", candidate_score)
-            logger.info(
-                "Candidate version {}: {} = {:.4g}",
-                candidate.version,
-                self.metric.name,
-                candidate_score,
-            )
+            candidate_score = self.score("candidate", candidate, inputs, targets)
             if champion is not None:
-                champion_uri = registries.uri_for_model_version(name, champion.version)
-                champion_score = self.score(champion_uri, inputs, targets)
-                mlflow.log_metric(f"champion_{self.metric.name}", champion_score)
-                logger.info(
-                    "Champion version {}: {} = {:.4g}",
-                    champion.version,
-                    self.metric.name,
-                    champion_score,
-                )
+                champion_score = self.score("champion", champion, inputs, targets)
                 if self.metric.better(champion_score, candidate_score):
                     message = (
                         f"refused to promote {name} version {candidate.version} to '{self.alias}':"
