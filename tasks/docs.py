@@ -1,6 +1,7 @@
 """Doc tasks: build and serve the API documentation with pdoc (Google docstrings)."""
 
 import sys
+from pathlib import Path
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -18,6 +19,18 @@ def api(ctx: Context, output: str = "docs/") -> None:
     if result is None or result.failed or warnings:
         print(stderr, end="", file=sys.stderr)
         raise Exit(f"docs: pdoc failed or warned ({len(warnings)} warning(s)).", code=1)
+
+
+@task
+def schema(_: Context) -> None:
+    """Regenerate the JSON schema of the configs, `src/bikes/schema.json` (`bikes --schema`)."""
+    from bikes import scripts, settings
+
+    path = Path(scripts.SCHEMA)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(settings.json_schema(), encoding="utf-8")
+    temporary.replace(path)
+    print(f"docs: wrote {path}")
 
 
 @task

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bikes import scripts
+from bikes import scripts, settings
+
+CONFS = Path(__file__).parents[1] / "confs"
 
 HEAVY_MODULES = ("mlflow", "sklearn", "shap", "pandas", "pyarrow", "pandera", "optuna", "numpy")
 
@@ -32,6 +34,31 @@ def test_schema_lists_every_job(capsys: pytest.CaptureFixture[str]) -> None:
         and "Job" in definition["properties"]["KIND"].get("const", "")
     }
     assert {"PreparationJob", "PipelineJob"} <= kinds
+
+
+def test_shipped_schema_is_the_schema_of_the_settings() -> None:
+    shipped = scripts.SCHEMA.read_text(encoding="utf-8")
+    assert shipped == settings.json_schema(), "stale: run `uv run inv docs.schema`"
+
+
+@pytest.mark.parametrize("path", sorted(CONFS.glob("*.yaml")), ids=lambda path: path.name)
+def test_shipped_configs_follow_the_schema(path: Path) -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads(scripts.SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not [error.message for error in validator.iter_errors(yaml.safe_load(path.read_text()))]
+    assert path.read_text().startswith("# yaml-language-server: $schema=../src/bikes/schema.json")
+
+
+def test_schema_rejects_a_mistyped_field() -> None:
+    import jsonschema
+
+    schema = json.loads(scripts.SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"job": {"KIND": "TrainingJob"}})
+    assert not validator.is_valid({"job": {"KIND": "TrainingJob", "modle": {}}})
 
 
 @pytest.mark.parametrize("flag", ["--help", "--schema"])

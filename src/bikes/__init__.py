@@ -10,6 +10,13 @@ with jobs.PreparationJob() as runner:
 ```
 """
 
-from importlib import metadata
+import typing as T
 
-__version__ = metadata.version("bikes")
+
+def __getattr__(name: str) -> T.Any:
+    """Return `__version__` from the installed metadata, read on first use (fast start-up)."""
+    if name == "__version__":
+        from importlib import metadata
+
+        return metadata.version("bikes")
+    raise AttributeError(f"module 'bikes' has no attribute {name!r}")

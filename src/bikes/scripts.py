@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import typing as T
+from pathlib import Path
 
 EPILOG = """\
 configs are merged from left to right, then the extras, with OmegaConf (interpolation included).
@@ -14,6 +15,10 @@ examples: bikes confs/preparation.yaml
           bikes confs/training.yaml -e job.inputs.limit=1000
           bikes confs/pipeline.yaml
 """
+
+# the JSON schema of the configs, generated from `settings.MainSettings` by `inv docs.schema` (a
+# test checks it is up to date): printed without importing the jobs, and used by editors
+SCHEMA = Path(__file__).with_name("schema.json")
 
 parser = argparse.ArgumentParser(
     prog="bikes",
@@ -25,7 +30,9 @@ parser.add_argument("files", nargs="*", help="config files (YAML or JSON; paths 
 parser.add_argument(
     "-e", "--extras", nargs="*", default=[], help="configs merged last (YAML or a.b=1 dot-lists)"
 )
-parser.add_argument("-s", "--schema", action="store_true", help="print the JSON schema and exit")
+parser.add_argument(
+    "-s", "--schema", action="store_true", help="print the JSON schema of the configs and exit"
+)
 parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
 
 
@@ -48,15 +55,13 @@ def main(argv: T.Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Print the schema, or validate the settings and run the job."""
-    import json
+    if args.schema:
+        print(SCHEMA.read_text(encoding="utf-8"), end="")
+        return 0
 
     from bikes import settings
     from bikes.io import configs
 
-    if args.schema:
-        schema = settings.MainSettings.model_json_schema()
-        print(json.dumps(schema, indent=2))
-        return 0
     if not args.files and not args.extras:
         parser.error("give at least one config file (or --extras)")
     files = [configs.parse_file(file) for file in args.files]

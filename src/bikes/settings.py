@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pydantic as pdt
 
 from bikes import jobs
@@ -15,3 +17,8 @@ class MainSettings(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     """
 
     job: jobs.JobKind
+
+
+def json_schema() -> str:
+    """Return the JSON schema of the settings as shipped in `bikes/schema.json`."""
+    return json.dumps(MainSettings.model_json_schema(), indent=2) + "\n"
