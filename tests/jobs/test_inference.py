@@ -40,6 +40,39 @@ def test_inference_job_streams_validated_predictions(
     assert "Predicted 200 rows in 2 batches" in capsys.readouterr().err
 
 
+def test_lineage_describes_a_sample_of_the_first_batch(
+    registered_model: Registered, prepared: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from bikes.jobs import inference
+
+    monkeypatch.setattr(inference, "LINEAGE_ROWS", 30)
+
+    with jobs.InferenceJob(batch_size=100) as runner:
+        out = runner.run()
+
+    run = mlflow.MlflowClient().get_run(out["run"].info.run_id)
+    assert run.inputs is not None
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert json.loads(dataset.profile or "{}")["num_rows"] == 30
+    assert dataset.source == json.dumps({"uri": str(Path("data/inputs_test.parquet").resolve())})
+
+
+def test_range_index_of_a_parquet_input_is_kept_across_batches(
+    registered_model: Registered, prepared: dict[str, Path]
+) -> None:
+    inputs = pd.read_parquet(prepared["inputs_test"])
+    inputs.index = pd.RangeIndex(1000, 1000 + 2 * len(inputs), 2, name="instant")
+    inputs.to_parquet("ranged.parquet")  # pandas stores a range index as metadata, not a column
+    job = jobs.InferenceJob(inputs=datasets.ParquetReader(path="ranged.parquet"), batch_size=100)
+
+    with job as runner:
+        runner.run()
+
+    assert pd.read_parquet("outputs/predictions.parquet").index.equals(inputs.index)
+
+
 def test_inference_by_version_to_csv(registered_model: Registered) -> None:
     job = jobs.InferenceJob(
         version=int(registered_model["version"]),

@@ -95,7 +95,11 @@ class FileReader(Reader):
         with warnings.catch_warnings():  # a local path matches two equivalent MLflow sources
             warnings.filterwarnings("ignore", message="The specified dataset source")
             return from_pandas(
-                df=data, source=self.path, name=name, targets=targets, predictions=predictions
+                df=data,
+                source=str(Path(self.path).resolve()),  # a lineage that names the file anywhere
+                name=name,
+                targets=targets,
+                predictions=predictions,
             )
 
     def limited(self, batches: T.Iterator[pd.DataFrame]) -> T.Iterator[pd.DataFrame]:
@@ -137,11 +141,30 @@ class ParquetReader(FileReader):
         except Exception as error:
             raise data_error(self.path, error) from error
         schema = file.schema_arrow
+        ranges = [
+            index
+            for index in (schema.pandas_metadata or {}).get("index_columns", [])
+            if isinstance(index, dict) and index.get("kind") == "range"
+        ]
         batches = (
             pa.Table.from_batches([batch], schema=schema).to_pandas()
             for batch in file.iter_batches(batch_size=batch_size)
         )
-        yield from self.limited(batches)
+        yield from self.limited(with_range_index(batches, ranges[0]) if ranges else batches)
+
+
+def with_range_index(
+    frames: T.Iterable[pd.DataFrame], metadata: dict[str, T.Any]
+) -> T.Iterator[pd.DataFrame]:
+    """Restore, batch by batch, the range index that pandas stored as Parquet metadata only."""
+    import pandas as pd
+
+    start, step, offset = int(metadata["start"]), int(metadata["step"]), 0
+    for frame in frames:
+        begin = start + offset * step
+        frame.index = pd.RangeIndex(begin, begin + len(frame) * step, step, name=metadata["name"])
+        offset += len(frame)
+        yield frame
 
 
 class CSVReader(FileReader):

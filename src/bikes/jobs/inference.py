@@ -14,6 +14,10 @@ from bikes.jobs import base
 if T.TYPE_CHECKING:
     import pandas as pd
 
+# rows of the first batch that describe the inputs in the run (lineage): the source, the schema and
+# a digest, as MLflow's digests read at most 10,000 rows (but its schema inference reads them all)
+LINEAGE_ROWS = 10_000
+
 
 class InferenceJob(base.Job):
     """Load a model by alias or version, and stream validated predictions of inputs to a file.
@@ -69,8 +73,8 @@ class InferenceJob(base.Job):
         for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
             origin = f"{self.inputs.path} (batch {number})"
             inputs = schemas.InputsSchema.check(batch, origin=origin)
-            if number == 1:  # the source, schema and a digest of the first batch
-                lineage = self.inputs.lineage(name="inputs", data=inputs)
+            if number == 1:  # the source, schema and digest of a sample: MLflow reads every cell
+                lineage = self.inputs.lineage(name="inputs", data=inputs.head(LINEAGE_ROWS))
                 mlflow.log_input(dataset=lineage, context="inference")
             outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
             rows += len(outputs)
