@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import typing as T
 from pathlib import Path
 
@@ -23,14 +24,24 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work in a folder, with its own MLflow store (`mlflow.db`) and no ambient data source.
+
+    Args:
+        folder: the folder to work in.
+        monkeypatch: undoes the changes (of the current directory and the environment).
+    """
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # mlflow.set_registry_uri sets it
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run each test in its own folder, with its own MLflow store and no ambient data source."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
+    isolate(tmp_path, monkeypatch)
     return tmp_path
 
 
@@ -121,16 +132,37 @@ def real_data_path() -> Path:
     return path.resolve()
 
 
-@pytest.fixture
-def prepared(isolated: Path, hours_csv: Path, hours_sha256: str) -> dict[str, Path]:
-    """Run the preparation job on the synthetic data; return the paths it wrote."""
+SPLITS = ("inputs_train", "targets_train", "inputs_test", "targets_test")
+
+
+@pytest.fixture(scope="session")
+def prepared_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the preparation job on the synthetic data once a worker; return its folder.
+
+    The folder holds the synthetic `source/hour.csv` and the four splits under `data/`.
+    """
     from bikes import jobs
 
-    job = jobs.PreparationJob(source=str(hours_csv), sha256=hours_sha256)
-    with job as runner:
-        runner.run()
-    names = ["inputs_train", "targets_train", "inputs_test", "targets_test"]
-    return {name: isolated / "data" / f"{name}.parquet" for name in names}
+    folder = tmp_path_factory.mktemp("prepared-template")
+    source = folder / "source" / "hour.csv"
+    source.parent.mkdir()
+    make_hours().to_csv(source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    with pytest.MonkeyPatch.context() as patch:  # session fixtures come before `isolated`
+        isolate(folder, patch)
+        with jobs.PreparationJob(source=str(source), sha256=digest) as runner:
+            runner.run()
+    return folder
+
+
+@pytest.fixture
+def prepared(isolated: Path, prepared_template: Path) -> dict[str, Path]:
+    """Give the test the splits of the synthetic data made by the preparation job; return them.
+
+    The job runs once a worker (`prepared_template`): each test gets its own copy of `data/`.
+    """
+    shutil.copytree(prepared_template / "data", isolated / "data")
+    return {name: isolated / "data" / f"{name}.parquet" for name in SPLITS}
 
 
 @pytest.fixture
@@ -145,11 +177,51 @@ def write_config(isolated: Path) -> T.Callable[[str, str], Path]:
     return write
 
 
-@pytest.fixture
-def registered_model(prepared: dict[str, Path], tracking_uri: str) -> dict[str, str]:
-    """Train a small gradient boosting model, register it and make it the champion.
+def rewrite_paths(database: Path, old: str, new: str) -> None:
+    """Replace a folder prefix in every text column of a SQLite MLflow store.
 
-    Returns its registry `name`, `version`, `uri` (`models:/<name>@champion`) and `run_id`.
+    MLflow stores absolute artifact locations: a copied store must point at the copied artifacts.
+
+    Args:
+        database: the SQLite file of the store.
+        old: the folder the store was made in.
+        new: the folder of the copy.
+    """
+    with sqlite3.connect(database) as connection:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        for (table,) in tables:
+            for column in connection.execute(f'PRAGMA table_info("{table}")').fetchall():
+                name, kind = column[1], str(column[2]).upper()
+                if "CHAR" in kind or "TEXT" in kind:
+                    connection.execute(
+                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '  # noqa: S608 (names from the schema)
+                        f'WHERE instr("{name}", ?) > 0',
+                        (old, new, old),
+                    )
+    connection.close()
+
+
+def copy_store(source: Path, folder: Path) -> None:
+    """Copy the MLflow store of a folder (`mlflow.db` and `mlruns/`) into another folder.
+
+    Args:
+        source: the folder holding the store.
+        folder: the folder receiving the copy (its own store, if any, is replaced).
+    """
+    shutil.copyfile(source / "mlflow.db", folder / "mlflow.db")
+    shutil.rmtree(folder / "mlruns", ignore_errors=True)
+    shutil.copytree(source / "mlruns", folder / "mlruns")
+    rewrite_paths(folder / "mlflow.db", str(source), str(folder))
+
+
+@pytest.fixture(scope="session")
+def registered_template(
+    tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, prepared_template: Path
+) -> tuple[Path, dict[str, str]]:
+    """Train and register the small champion model of the tests once a worker, in its own folder.
+
+    Returns the folder (its `mlflow.db` and `mlruns/`, from a copy of the prepared synthetic
+    data) and the model's registry `name`, `version`, `uri` and `run_id`.
     """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
@@ -157,13 +229,40 @@ def registered_model(prepared: dict[str, Path], tracking_uri: str) -> dict[str, 
     from bikes.core.models import GradientBoostingModel
     from bikes.io import registries
 
-    job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
-    with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
-        trained = runner.run()
+    folder = tmp_path_factory.mktemp("registered-template")
+    shutil.copyfile(mlflow_template, folder / "mlflow.db")
+    shutil.copytree(prepared_template / "data", folder / "data")
+    with pytest.MonkeyPatch.context() as patch:  # session fixtures come before `isolated`
+        isolate(folder, patch)  # before the job: its MLflow service reads the environment
+        job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
+        with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
+            trained = runner.run()
     version = trained["model_version"]
-    return {
+    return folder, {
         "name": version.name,
         "version": str(version.version),
         "uri": registries.uri_for_model_alias(version.name, "champion"),
         "run_id": trained["run"].info.run_id,
     }
+
+
+@pytest.fixture
+def registered_model(
+    isolated: Path,
+    prepared: dict[str, Path],
+    tracking_uri: str,
+    registered_template: tuple[Path, dict[str, str]],
+) -> dict[str, str]:
+    """Give the test's store a small gradient boosting model, registered as the champion.
+
+    The model is trained once a worker (`registered_template`): each test gets its own copy of
+    that store and its artifacts, beside its own copy of the same prepared data.
+
+    Returns its registry `name`, `version`, `uri` (`models:/<name>@champion`) and `run_id`.
+    """
+    from bikes.io import services
+
+    template, registered = registered_template
+    copy_store(template, isolated)
+    services.MlflowService().start()  # point MLflow at the copy, as the training job would
+    return dict(registered)

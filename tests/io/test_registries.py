@@ -87,6 +87,20 @@ def test_model_columns_are_those_the_pipeline_reads(prepared: dict[str, Path]) -
     assert registries.model_columns(masked, ["hr"]) == ["hr"]
 
 
+def test_registered_model_is_the_tests_own_copy(
+    registered_model: Registered, isolated: Path
+) -> None:
+    client = mlflow.MlflowClient()
+    run = client.get_run(registered_model["run_id"])
+    download = client.get_model_version_download_uri("bikes", registered_model["version"])
+
+    assert mlflow.get_tracking_uri() == f"sqlite:///{isolated / 'mlflow.db'}"
+    assert mlflow.get_registry_uri() == mlflow.get_tracking_uri()
+    assert str(isolated / "mlruns") in run.info.artifact_uri
+    assert str(isolated / "mlruns") in download
+    assert (isolated / "mlruns").is_dir()
+
+
 def test_loader_by_alias_and_version(
     registered_model: Registered, prepared: dict[str, Path]
 ) -> None:
@@ -129,7 +143,11 @@ def test_loader_refuses_a_model_that_trusts_foreign_types(prepared: dict[str, Pa
     pipeline = model.get_internal_model()
     trusted = [*registries.trusted_types(pipeline), "builtins.exec"]
     mlflow.sklearn.save_model(
-        pipeline, "tampered", serialization_format="skops", skops_trusted_types=trusted
+        pipeline,
+        "tampered",
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+        pip_requirements=[],  # not inferred: MLflow would load the model in a subprocess
     )
 
     with pytest.raises(DataError, match=r"tampered: .*not stock: \['builtins.exec'\]"):
@@ -143,7 +161,7 @@ def test_loader_refuses_a_model_of_another_flavor(tracking_uri: str) -> None:
         ) -> list[str]:
             return model_input
 
-    mlflow.pyfunc.save_model("constant", python_model=Constant())
+    mlflow.pyfunc.save_model("constant", python_model=Constant(), pip_requirements=[])
 
     with pytest.raises(DataError, match="constant: not a scikit-learn model"):
         registries.SklearnLoader().load("constant")
@@ -192,7 +210,13 @@ FRESH_PROCESS = textwrap.dedent(
 
 
 def fresh_environment() -> dict[str, str]:
+    """Return the environment without PYTHON* variables, the tests' interpreter first on PATH.
+
+    `mlflow models serve` starts `uvicorn` by name: it must find the one of this environment even
+    when pytest runs as `.venv/bin/pytest` without the venv activated.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     return env
 
