@@ -36,11 +36,14 @@ def test_run_process_measures_the_peak_memory_and_the_exit_code(isolated: Path) 
 
 
 def test_clone_points_the_store_at_the_copied_artifacts(
-    isolated: Path, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+    isolated: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import shutil
+
     import mlflow
 
     source = workspace.create(isolated / "source")
+    shutil.copyfile(mlflow_template, source / "mlflow.db")  # migrated: MLflow need not migrate it
     monkeypatch.chdir(source)  # artifacts go to ./mlruns, like a job's in its work folder
     mlflow.set_tracking_uri(workspace.tracking_uri(source))
     mlflow.set_experiment(experiment_name="bench")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,13 +22,19 @@ STARTUP_SECONDS = 120
 
 
 @pytest.fixture
-def tracking_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> T.Iterator[str]:
-    """Start `mlflow server` (SQLite store, served artifacts) on 127.0.0.1; stop it after."""
+def tracking_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path
+) -> T.Iterator[str]:
+    """Start `mlflow server` (SQLite store, served artifacts) on 127.0.0.1; stop it after.
+
+    Its store starts as a copy of the migrated template: the server need not migrate it.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     store = tmp_path / "server"
     store.mkdir()
+    shutil.copyfile(mlflow_template, store / "mlflow.db")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
     options = ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
