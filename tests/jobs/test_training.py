@@ -76,9 +76,10 @@ def test_minimal_config_runs_through_the_cli(
     prepared: dict[str, Path], tracking_uri: str, write_config: WriteConfig
 ) -> None:
     config = write_config("training.yaml", MINIMAL_CONFIG)
+    fewer_trees = "{job: {model: {KIND: GradientBoostingModel, max_iter: 10}}}"  # else defaults
 
     with threadpool_limits(limits=1):  # OpenMP threads thrash on busy cores
-        assert scripts.main([str(config)]) == 0
+        assert scripts.main([str(config), "-e", fewer_trees]) == 0
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     versions = client.search_model_versions("name='bikes'")
