@@ -41,7 +41,8 @@ def test_wheel_installs_and_runs_a_job_outside_the_repository(
     outside.mkdir()
     # build the wheel and pin its dependencies like the lock file
     dist = tmp_path / "dist"
-    run([uv, "build", "--wheel", "--out-dir", str(dist), str(ROOT)], cwd=outside, env=env)
+    build = [uv, "build", "--wheel", "--python", sys.executable, "--out-dir", str(dist)]
+    run([*build, str(ROOT)], cwd=outside, env=env)  # this interpreter: no Python to search for
     wheels = list(dist.glob("bikes-*.whl"))
     assert len(wheels) == 1, wheels
     constraints = tmp_path / "constraints.txt"
