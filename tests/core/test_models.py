@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as T
+
 import pandas as pd
 import pytest
 
@@ -20,9 +22,11 @@ def data(hours: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     [
         models.GradientBoostingModel(max_iter=FAST),
         models.GradientBoostingModel(max_iter=FAST, target="log", categorical_features=["hr"]),
+        models.GradientBoostingModel(max_iter=FAST, loss="poisson", target="identity"),
+        models.GradientBoostingModel(max_iter=FAST, max_depth=3, yr_interactions=None),
         models.BaselineSklearnModel(n_estimators=10, max_depth=6),
     ],
-    ids=["gbm", "gbm-log-categorical", "baseline"],
+    ids=["gbm", "gbm-log-categorical", "gbm-poisson", "gbm-depth-free", "baseline"],
 )
 def test_models_learn_the_signal(
     model: models.Model, data: tuple[pd.DataFrame, pd.DataFrame]
@@ -76,3 +80,64 @@ def test_explanations_cover_every_feature(data: tuple[pd.DataFrame, pd.DataFrame
     importances = schemas.FeatureImportancesSchema.check(model.explain_model(inputs.head(200)))
     assert importances["feature"].iloc[0] == "hr"
     assert importances["importance"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"loss": "poisson", "target": "identity"}],
+    ids=["sqrt", "poisson"],
+)
+def test_served_predictions_are_never_negative(
+    params: dict[str, T.Any], data: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    inputs, targets = data
+    quiet = targets["cnt"].where(inputs["hr"].between(7, 19), 0)  # nights of no rides
+    model = models.GradientBoostingModel(max_iter=FAST, **params)
+    model.fit(inputs, targets.assign(cnt=quiet))
+    extreme = inputs.assign(temp=-1.0, hum=2.0, windspeed=3.0, weathersit=4)
+    for frame in (inputs, extreme):
+        raw = model.get_internal_model().predict(frame)  # as stock MLflow serves it: no clipping
+        assert raw.min() >= 0
+
+
+def test_yr_interacts_only_with_the_hourly_profile(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    from sklearn.compose import TransformedTargetRegressor
+
+    inputs, targets = data
+    later = inputs.index >= inputs.index[len(inputs) // 2]
+    inputs = inputs.assign(yr=later.astype(int))  # a second year, 50% busier
+    targets = targets.assign(cnt=(targets["cnt"] * (1 + 0.5 * later)).round())
+    model = models.GradientBoostingModel(max_iter=FAST).fit(inputs, targets)
+    regressor = model.get_internal_model()[-1]
+    assert isinstance(regressor, TransformedTargetRegressor)
+    allowed = {models.FEATURES.index(name) for name in ["yr", *(model.yr_interactions or [])]}
+    yr = models.FEATURES.index("yr")
+    splits_on_yr = 0
+
+    def walk(nodes: T.Any, index: int, path: frozenset[int]) -> None:
+        nonlocal splits_on_yr
+        node = nodes[index]
+        if node["is_leaf"]:
+            if yr in path:
+                assert path <= allowed, path
+            return
+        feature = int(node["feature_idx"])
+        splits_on_yr += feature == yr
+        walk(nodes, int(node["left"]), path | {feature})
+        walk(nodes, int(node["right"]), path | {feature})
+
+    for (predictor,) in regressor.regressor_._predictors:
+        walk(predictor.nodes, 0, frozenset())
+    assert splits_on_yr > 0  # the growth was learned, within its group
+
+
+@pytest.mark.parametrize("names", [["yr"], ["cnt"], ["hr", "casual"]])
+def test_yr_interactions_must_be_other_features(names: list[str]) -> None:
+    with pytest.raises(ValueError, match="to interact with yr"):
+        models.GradientBoostingModel(yr_interactions=names)
+    assert models.GradientBoostingModel(yr_interactions=[]).interaction_cst() == [
+        [models.FEATURES.index("yr")],
+        [index for index, name in enumerate(models.FEATURES) if name != "yr"],
+    ]
