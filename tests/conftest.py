@@ -38,6 +38,11 @@ def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the real-data tests (the longest) first, so that xdist's work stealing fits the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("real") is None)
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run each test in its own folder, with its own MLflow store and no ambient data source."""
