@@ -36,7 +36,7 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
     prepared: dict[str, Path], tracking_uri: str
 ) -> None:
     job = jobs.TuningJob(
-        model=GradientBoostingModel(max_leaf_nodes=7),
+        model=GradientBoostingModel(max_leaf_nodes=7, learning_rate=0.1),  # not the defaults
         splitter=splitters.TimeSeriesSplitter(n_splits=3, gap=24),
         searcher=small_searcher(),
     )
