@@ -34,7 +34,7 @@ def test_default_model_quality_on_the_real_split(real_prepared: dict[str, pd.Dat
     model = models.GradientBoostingModel().fit(inputs_train, targets_train)
     predictions = model.predict(inputs_test)["prediction"]
     rmse = metrics.SklearnMetric().score(real_prepared["targets_test"]["cnt"], predictions)
-    assert rmse <= 62  # the reference's leak-free random forest scores about 73
+    assert rmse <= 60  # 58.6; the reference's leak-free random forest scores about 73
     assert predictions.min() >= 0
 
 
@@ -65,4 +65,4 @@ def test_the_whole_pipeline_on_the_real_data(
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], "tags.mlflow.runName = 'Evaluations'")
     assert runs
-    assert runs[0].data.metrics["root_mean_squared_error"] <= 65
+    assert runs[0].data.metrics["root_mean_squared_error"] <= 60  # one trial: the defaults

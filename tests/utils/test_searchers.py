@@ -221,3 +221,17 @@ def test_search_space_is_read_from_config() -> None:
     }
     with pytest.raises(pdt.ValidationError, match="does not match any of the expected tags"):
         searchers.OptunaSearcher.model_validate({"space": {"a": {"type": "normal"}}})
+
+
+def test_default_space_is_the_shipped_one_and_holds_the_model_defaults() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[2] / "confs/tuning.yaml").read_text())
+    shipped = searchers.OptunaSearcher.model_validate(config["job"]["searcher"])
+    defaults = GradientBoostingModel().get_params()
+
+    assert shipped.space == searchers.OptunaSearcher().space
+    for name, distribution in shipped.space.items():
+        assert distribution.low <= defaults[name] <= distribution.high, name
