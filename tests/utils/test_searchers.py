@@ -234,4 +234,5 @@ def test_default_space_is_the_shipped_one_and_holds_the_model_defaults() -> None
 
     assert shipped.space == searchers.OptunaSearcher().space
     for name, distribution in shipped.space.items():
+        assert isinstance(distribution, searchers.FloatDistribution | searchers.IntDistribution)
         assert distribution.low <= defaults[name] <= distribution.high, name
