@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from benchmarks import measure, suite, workspace
 
+from bikes.io import registries
+
 
 def test_stats_summarize_median_spread_and_rates() -> None:
     stats = measure.Stats.of([4.0, 1.0, 2.0, 3.0])
@@ -79,6 +81,9 @@ def test_inference_speed_and_model_load_of_a_registered_model(
     suite.repeat_rows(inputs, 1000).to_parquet(path)
     version = int(registered_model["version"])
     assert suite.inference_speed(path, version, isolated) > 0
+    loaded = registries.SklearnLoader().load(registered_model["uri"])
+    seconds = suite.predict_seconds(loaded, suite.repeat_rows(inputs, 1000), repeat=2)
+    assert len(seconds) == 2 and all(second > 0 for second in seconds)
     assert len(pd.read_parquet(isolated / "outputs" / "speed.parquet")) == 1000
     timings = suite.load_model_process(isolated, version)
     assert set(timings) == {"import", "load", "warm"}
