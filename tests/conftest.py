@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import typing as T
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmarks.workspace import rewrite_paths  # also clones the benchmarks' stores
 
 ROOT = Path(__file__).parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "bike-sharing" / "hour.csv"
@@ -180,30 +180,6 @@ def write_config(isolated: Path) -> T.Callable[[str, str], Path]:
         return path
 
     return write
-
-
-def rewrite_paths(database: Path, old: str, new: str) -> None:
-    """Replace a folder prefix in every text column of a SQLite MLflow store.
-
-    MLflow stores absolute artifact locations: a copied store must point at the copied artifacts.
-
-    Args:
-        database: the SQLite file of the store.
-        old: the folder the store was made in.
-        new: the folder of the copy.
-    """
-    with sqlite3.connect(database) as connection:
-        tables = connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
-        for (table,) in tables:
-            for column in connection.execute(f'PRAGMA table_info("{table}")').fetchall():
-                name, kind = column[1], str(column[2]).upper()
-                if "CHAR" in kind or "TEXT" in kind:
-                    connection.execute(
-                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '  # noqa: S608 (names from the schema)
-                        f'WHERE instr("{name}", ?) > 0',
-                        (old, new, old),
-                    )
-    connection.close()
 
 
 def copy_store(source: Path, folder: Path) -> None:
