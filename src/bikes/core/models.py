@@ -131,11 +131,12 @@ class BaselineSklearnModel(SklearnModel):
 class GradientBoostingModel(SklearnModel):
     """Histogram gradient boosting over calendar and weather: fast, small and accurate.
 
-    Few trees (50 of 15 leaves at a learning rate of 0.4) keep batch prediction fast: its cost is
-    about the number of trees. The yearly growth (`yr`) interacts only with the hourly and weekly
-    profile (`yr_interactions`), never with the seasons or the weather: the months to predict
-    (autumn 2012) are in the train data for 2011 only, so a growth learned month by month from
-    the first half of 2012 would not carry to them, while one level shift of the profile does.
+    Few, small trees (50 of 15 leaves at a learning rate of 0.4) keep batch prediction fast: its
+    cost grows with the number and the depth of the trees. The yearly growth (`yr`) interacts only
+    with the hourly and weekly profile (`yr_interactions`), never with the seasons or the weather:
+    the months to predict (autumn 2012) are in the train data for 2011 only, so a growth learned
+    month by month from the first half of 2012 would not carry to them, while one level shift of
+    the profile does.
 
     Attributes:
         learning_rate: shrinkage of each tree.

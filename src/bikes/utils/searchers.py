@@ -286,9 +286,9 @@ def default_space() -> dict[str, DistributionKind]:
     """Return the default search space of the gradient boosting model.
 
     The same space as `confs/tuning.yaml`: 40 to 60 trees keep predictions fast (their cost grows
-    with the trees, not the leaves). The target transform stays the model's (`sqrt`: never negative
-    counts, even served by stock MLflow); the model's defaults are inside the space, so they are
-    tried first.
+    with the number and the depth of the trees). The target transform stays the model's (`sqrt`:
+    never negative counts, even served by stock MLflow); the model's defaults are inside the space,
+    so they are tried first.
     """
     return {
         "learning_rate": FloatDistribution(low=0.3, high=0.45),
