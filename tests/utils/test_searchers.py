@@ -182,6 +182,66 @@ def test_best_of_needs_a_complete_trial() -> None:
         searchers.best_of(results, SklearnMetric())
 
 
+def trials(*folds: list[float]) -> pd.DataFrame:
+    """Return complete trials of the given fold scores, with params naming their trial."""
+    return pd.DataFrame(
+        [
+            searchers.trial_row(number, searchers.COMPLETE, {"trial": number}, scores, len(scores))
+            for number, scores in enumerate(folds)
+        ]
+    )
+
+
+def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
+    # the fold RMSEs of the model's defaults and of the best trial, tuned on the real data
+    results = trials([63.89, 70.92, 53.62], [72.70, 61.56, 53.49])
+    rmse = SklearnMetric()
+    assert searchers.best_of(results, rmse) == (pytest.approx(62.583, abs=1e-3), {"trial": 1})
+    kept = searchers.best_of(results, rmse, keep=0, within=1.0)
+    assert kept == (
+        pytest.approx(62.81, abs=1e-3),
+        {"trial": 0},
+    )  # 0.23 better, but +-5.2 fold by fold
+    assert searchers.best_of(results, rmse, keep=0, within=0.0) == searchers.best_of(results, rmse)
+
+
+@pytest.mark.parametrize(
+    ("metric", "folds", "kept"),
+    [
+        (SklearnMetric(), ([60.0, 70.0, 50.0], [59.0, 69.2, 48.9]), False),  # 1 better every fold
+        (SklearnMetric(), ([60.0, 70.0, 50.0], [52.0, 75.0, 50.0]), True),
+        (SklearnMetric(name="r2_score"), ([0.80, 0.70], [0.85, 0.76]), False),
+        (SklearnMetric(name="r2_score"), ([0.80, 0.70], [0.90, 0.65]), True),
+        (SklearnMetric(), ([60.0], [59.0]), False),  # one fold: no noise to measure
+    ],
+)
+def test_best_of_replaces_a_kept_trial_by_a_consistently_better_one(
+    metric: SklearnMetric, folds: tuple[list[float], list[float]], kept: bool
+) -> None:
+    _, params = searchers.best_of(trials(*folds), metric, keep=0, within=1.0)
+    assert params == {"trial": 0 if kept else 1}
+
+
+def test_optuna_search_keeps_the_model_unless_a_trial_beats_it_beyond_noise(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    inputs, targets = data
+    level = float(targets[schemas.TARGET].mean())
+    space = {"level": searchers.FloatDistribution(low=0, high=2 * level)}
+    cv = TimeSeriesSplitter(n_splits=3)
+    model = ProbeModel(level=0.5 * level)  # far from the best constant (about the mean)
+    for within, kept in [(1e6, True), (None, False)]:
+        searcher = searchers.OptunaSearcher(
+            space=space, n_trials=8, timeout=None, pruning=False, n_jobs=1, keep_model_within=within
+        )
+        results, best_score, best_params = searcher.search(
+            model, SklearnMetric(), inputs, targets, cv
+        )
+        assert results.at[0, "params"] == {"level": 0.5 * level}
+        assert (best_params == results.at[0, "params"]) is kept
+        assert bool(best_score == results.at[0, "score"]) is kept
+
+
 @pytest.mark.parametrize(
     ("kind", "settings", "message"),
     [

@@ -96,14 +96,53 @@ def trial_row(trial: int, state: str, params: Params, scores: list[float], n_fol
     return row
 
 
-def best_of(results: pd.DataFrame, metric: Metric) -> tuple[float, Params]:
-    """Return the best mean score and params of the complete trials."""
-    complete = results[results["state"] == COMPLETE]
-    if complete.empty:
+def best_of(
+    results: pd.DataFrame, metric: Metric, keep: int | None = None, within: float = 0.0
+) -> tuple[float, Params]:
+    """Return the best mean score and params of the complete trials.
+
+    Args:
+        results: the trials (one row a trial, as `Searcher.search` returns them).
+        metric: the metric of the scores (its sign tells which is best).
+        keep: trial to keep unless the best one beats it significantly (none when None).
+        within: standard errors of the fold-by-fold differences within which the best trial's
+            gain over `keep` is noise, so `keep` stays (the one-standard-error rule when 1).
+    """
+    rows = T.cast("list[Params]", results.to_dict("records"))
+    complete = {row["trial"]: row for row in rows if row["state"] == COMPLETE}
+    if not complete:
         raise DataError("the search completed no trial: raise its budget (n_trials, timeout)")
-    scores = complete["score"].to_numpy()
-    best = int(scores.argmax() if metric.greater_is_better else scores.argmin())
-    return float(scores[best]), dict(complete["params"].iloc[best])
+    pick = max if metric.greater_is_better else min
+    best = pick(complete, key=lambda trial: complete[trial]["score"])
+    if keep in complete and best != keep:
+        gain, error = paired_gain(complete[best], complete[keep], metric)
+        if gain <= within * error:
+            from loguru import logger
+
+            logger.info(
+                "Trial {} beats trial {} by {:.4f} {}, within {} standard error(s) ({:.4f}) of"
+                " their fold differences: keeping trial {}",
+                best,
+                keep,
+                gain,
+                metric.name,
+                within,
+                error,
+                keep,
+            )
+            best = keep
+    return float(complete[best]["score"]), dict(complete[best]["params"])
+
+
+def paired_gain(trial: Params, other: Params, metric: Metric) -> tuple[float, float]:
+    """Return the mean gain of a trial row over another, fold by fold, and its standard error."""
+    import statistics
+
+    gains = [trial[name] - other[name] for name in trial if name.startswith("fold_")]
+    if not metric.greater_is_better:
+        gains = [-gain for gain in gains]
+    error = statistics.stdev(gains) / math.sqrt(len(gains)) if len(gains) > 1 else 0.0
+    return statistics.fmean(gains), error
 
 
 def default_grid() -> dict[str, list[Value | list[str]]]:
@@ -319,6 +358,11 @@ class OptunaSearcher(Searcher):
             (or of other processes) slow a fit down tenfold.
         start_with_model: try the model's own params first (those inside the space; the others
             are sampled).
+        keep_model_within: keep the model's own params (the first trial, with `start_with_model`)
+            unless the best trial beats them by more than this many standard errors of their
+            fold-by-fold score differences (1: the one-standard-error rule). A gain within the
+            folds' noise is not worth a change, nor the slower predictions of bigger trees. None:
+            the best trial always wins.
         pruning: stop unpromising trials after each fold (median pruner).
         pruner_startup_trials: trials completed before any pruning.
         pruner_warmup_steps: folds of a trial before it may be pruned.
@@ -333,6 +377,7 @@ class OptunaSearcher(Searcher):
     startup_trials: int = pdt.Field(default=5, ge=1)
     n_jobs: int = pdt.Field(default=-1, ge=-1)
     start_with_model: bool = True
+    keep_model_within: float | None = pdt.Field(default=1.0, ge=0)
     pruning: bool = True
     pruner_startup_trials: int = pdt.Field(default=5, ge=0)
     pruner_warmup_steps: int = pdt.Field(default=0, ge=0)
@@ -443,7 +488,12 @@ class OptunaSearcher(Searcher):
                 show_progress_bar=self.show_progress_bar,
             )
         results = pd.DataFrame(rows).sort_values("trial", ignore_index=True)
-        best_score, best_params = best_of(results, metric)
+        if self.start_with_model and self.keep_model_within is not None:
+            best_score, best_params = best_of(
+                results, metric, keep=0, within=self.keep_model_within
+            )
+        else:
+            best_score, best_params = best_of(results, metric)
         return results, best_score, best_params
 
 
