@@ -196,12 +196,13 @@ def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
     # the fold RMSEs of the model's defaults and of the best trial, tuned on the real data
     results = trials([63.89, 70.92, 53.62], [72.70, 61.56, 53.49])
     rmse = SklearnMetric()
-    assert searchers.best_of(results, rmse) == (pytest.approx(62.583, abs=1e-3), {"trial": 1})
-    kept = searchers.best_of(results, rmse, keep=0, within=1.0)
-    assert kept == (
-        pytest.approx(62.81, abs=1e-3),
-        {"trial": 0},
-    )  # 0.23 better, but +-5.2 fold by fold
+    best_score, best_params = searchers.best_of(results, rmse)
+    assert best_score == pytest.approx(62.583, abs=1e-3)
+    assert best_params == {"trial": 1}
+    kept_score, kept_params = searchers.best_of(results, rmse, keep=0, within=1.0)
+    # 0.23 better on average, but +- 5.2 fold by fold
+    assert kept_score == pytest.approx(62.81, abs=1e-3)
+    assert kept_params == {"trial": 0}
     assert searchers.best_of(results, rmse, keep=0, within=0.0) == searchers.best_of(results, rmse)
 
 
@@ -227,7 +228,9 @@ def test_optuna_search_keeps_the_model_unless_a_trial_beats_it_beyond_noise(
 ) -> None:
     inputs, targets = data
     level = float(targets[schemas.TARGET].mean())
-    space = {"level": searchers.FloatDistribution(low=0, high=2 * level)}
+    space: dict[str, searchers.DistributionKind] = {
+        "level": searchers.FloatDistribution(low=0, high=2 * level)
+    }
     cv = TimeSeriesSplitter(n_splits=3)
     model = ProbeModel(level=0.5 * level)  # far from the best constant (about the mean)
     for within, kept in [(1e6, True), (None, False)]:
