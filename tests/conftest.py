@@ -38,9 +38,26 @@ def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the real-data tests (the longest) first, so that xdist's work stealing fits the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("real") is None)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deal the real-data and slow tests first to each xdist worker: work stealing fits the rest.
+
+    Work stealing first splits the tests into one contiguous share a worker, then moves tests from
+    the end of a busy worker's queue to an idle one. A long test at the end of a queue keeps one
+    worker busy while the others have nothing left to do: so each share starts with its turn of
+    the long tests, and ends with short ones.
+    """
+    workers: int = getattr(config, "workerinput", {}).get("workercount", 1)
+    marked = [item.get_closest_marker("real") or item.get_closest_marker("slow") for item in items]
+    long = [item for item, mark in zip(items, marked, strict=True) if mark]
+    short = [item for item, mark in zip(items, marked, strict=True) if not mark]
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        size = (len(items) - len(ordered)) // (workers - worker)  # as xdist splits them
+        dealt = long[worker::workers]
+        taken = max(size - len(dealt), 0)
+        ordered += dealt + short[:taken]
+        short = short[taken:]
+    items[:] = ordered + short
 
 
 @pytest.fixture(autouse=True)

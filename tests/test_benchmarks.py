@@ -73,6 +73,7 @@ def test_repeated_rows_have_the_asked_size(isolated: Path) -> None:
     assert written["hr"].sum() == sum([0, 1, 2] * 3 + [0])
 
 
+@pytest.mark.slow
 def test_inference_speed_and_model_load_of_a_registered_model(
     isolated: Path, registered_model: dict[str, str]
 ) -> None:

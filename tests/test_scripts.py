@@ -74,6 +74,7 @@ def test_startup_imports_no_heavy_library(flag: str) -> None:
     assert "bikes" in imported  # the measure itself works
 
 
+@pytest.mark.slow
 def test_console_script_runs_a_job(
     write_config: WriteConfig, hours_csv: Path, hours_sha256: str
 ) -> None:

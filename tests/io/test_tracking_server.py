@@ -62,6 +62,7 @@ def tracking_server(
         server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_training_and_promotion_over_http(
     tracking_server: str, prepared: dict[str, Path], tmp_path: Path
 ) -> None:

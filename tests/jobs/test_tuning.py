@@ -20,7 +20,7 @@ CONFS = Path(__file__).parents[2] / "confs"
 
 
 def small_searcher() -> searchers.OptunaSearcher:
-    """Return an Optuna search of 3 quick trials."""
+    """Return an Optuna search of 3 quick trials, in this process, whose best trial wins."""
     return searchers.OptunaSearcher(
         space={
             "learning_rate": searchers.FloatDistribution(low=0.05, high=0.3, log=True),
@@ -28,7 +28,8 @@ def small_searcher() -> searchers.OptunaSearcher:
         },
         n_trials=3,
         timeout=None,
-        n_jobs=2,
+        n_jobs=1,  # the searchers' tests fit in parallel processes
+        keep_model_within=None,
     )
 
 
@@ -81,7 +82,9 @@ def test_tuning_with_a_grid(prepared: dict[str, Path], tracking_uri: str) -> Non
     job = jobs.TuningJob(
         model=GradientBoostingModel(max_iter=10),
         splitter=splitters.TimeSeriesSplitter(n_splits=2),
-        searcher=searchers.GridCVSearcher(param_grid={"max_leaf_nodes": [4, 8]}, verbose=0),
+        searcher=searchers.GridCVSearcher(
+            param_grid={"max_leaf_nodes": [4, 8]}, n_jobs=1, verbose=0
+        ),
         params_file="tuned/params.json",
     )
     with job as runner:

@@ -66,6 +66,7 @@ def clear_probe() -> None:
     ProbeModel.fits.clear()
 
 
+@pytest.mark.slow
 def test_grid_search_tries_every_combination_in_parallel(
     data: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
