@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -22,6 +23,16 @@ SYNTHETIC_DAYS = 90
 def pytest_configure(config: pytest.Config) -> None:
     """Give each xdist worker one OpenMP thread: two workers of two threads on two cores spin."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Freeze the heap once the tests are over: the interpreter's exit need not collect it.
+
+    Collecting the objects of mlflow, scikit-learn and pandas at exit takes seconds a worker, and
+    the run waits for every worker to exit.
+    """
+    gc.freeze()
 
 
 def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:

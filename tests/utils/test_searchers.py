@@ -120,6 +120,7 @@ def test_searchers_honor_time_series_folds(
     assert sorted(set(ends)) == [len(inputs) - 168 * k - GAP for k in (3, 2, 1)]
 
 
+@pytest.mark.slow
 def test_optuna_search_starts_with_the_model_and_finds_better(
     data: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
