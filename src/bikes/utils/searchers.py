@@ -3,6 +3,7 @@
 Both searchers score each candidate on the folds of a `Splitter` (never shuffled), report one row
 a trial (params, mean score, fold scores) and return the best score and params. Scores keep the
 metric's natural sign (an RMSE is positive): the best is the lowest error or the highest score.
+The Optuna searcher keeps the model's own params unless a trial beats them beyond the folds' noise.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def best_of(
         metric: the metric of the scores (its sign tells which is best).
         keep: trial to keep unless the best one beats it significantly (none when None).
         within: standard errors of the fold-by-fold differences within which the best trial's
-            gain over `keep` is noise, so `keep` stays (the one-standard-error rule when 1).
+            gain over `keep` is noise, so `keep` stays (1: a paired one-standard-error rule).
     """
     rows = T.cast("list[Params]", results.to_dict("records"))
     complete = {row["trial"]: row for row in rows if row["state"] == COMPLETE}
@@ -360,7 +361,7 @@ class OptunaSearcher(Searcher):
             are sampled).
         keep_model_within: keep the model's own params (the first trial, with `start_with_model`)
             unless the best trial beats them by more than this many standard errors of their
-            fold-by-fold score differences (1: the one-standard-error rule). A gain within the
+            fold-by-fold score differences (1: a paired one-standard-error rule). A gain within the
             folds' noise is not worth a change, nor the slower predictions of bigger trees. None:
             the best trial always wins.
         pruning: stop unpromising trials after each fold (median pruner).
@@ -488,12 +489,8 @@ class OptunaSearcher(Searcher):
                 show_progress_bar=self.show_progress_bar,
             )
         results = pd.DataFrame(rows).sort_values("trial", ignore_index=True)
-        if self.start_with_model and self.keep_model_within is not None:
-            best_score, best_params = best_of(
-                results, metric, keep=0, within=self.keep_model_within
-            )
-        else:
-            best_score, best_params = best_of(results, metric)
+        keep = 0 if self.start_with_model and self.keep_model_within is not None else None
+        best_score, best_params = best_of(results, metric, keep, self.keep_model_within or 0.0)
         return results, best_score, best_params
 
 
