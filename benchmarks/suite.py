@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -350,10 +351,8 @@ class Suite:
         }
         for rows in self.sizes():
             batch = repeat_rows(inputs, rows)
-            stats = {
-                key: Stats.of(predict_seconds(model, batch, self.options.repeat)).inverse(rows)
-                for key, model in loaded.items()
-            }
+            seconds = predict_seconds(loaded, batch, self.options.repeat)
+            stats = {key: Stats.of(values).inverse(rows) for key, values in seconds.items()}
             for key, suffix in (("default", ""), ("untuned", ", untuned")):
                 result = Result(
                     f"batch prediction rows/s at {rows:,} rows{suffix}",
@@ -369,12 +368,11 @@ class Suite:
         for rows in self.sizes():
             path = folder / f"data/inputs_{rows}.parquet"
             repeat_rows(inputs, rows).to_parquet(path)
-            stats = {
-                key: Stats.of(
-                    [inference_speed(path, version, folder) for _ in range(self.options.repeat)]
-                )
-                for key, version in (("default", DEFAULT_VERSION), ("reference", REFERENCE_VERSION))
-            }
+            speeds: dict[str, list[float]] = {"default": [], "reference": []}
+            for _ in range(self.options.repeat):  # in turns: a change of load weighs on both
+                speeds["default"].append(inference_speed(path, DEFAULT_VERSION, folder))
+                speeds["reference"].append(inference_speed(path, REFERENCE_VERSION, folder))
+            stats = {key: Stats.of(values) for key, values in speeds.items()}
             self.add(
                 Result(
                     f"inference rows/s at {rows:,} rows",
@@ -388,8 +386,8 @@ class Suite:
     def loads(self, folder: Path) -> None:
         """Time `mlflow.pyfunc.load_model` of both registered models in fresh processes."""
         timings: dict[str, dict[str, list[float]]] = {"default": {}, "reference": {}}
-        for key, version in (("default", DEFAULT_VERSION), ("reference", REFERENCE_VERSION)):
-            for _ in range(self.options.repeat):
+        for _ in range(self.options.repeat):  # in turns: a change of load weighs on both
+            for key, version in (("default", DEFAULT_VERSION), ("reference", REFERENCE_VERSION)):
                 for phase, seconds in load_model_process(folder, version).items():
                     timings[key].setdefault(phase, []).append(seconds)
         notes = {
@@ -634,9 +632,21 @@ def write_repeated(frame: pd.DataFrame, rows: int, path: Path, chunk: int = 1_00
             written += size
 
 
-def predict_seconds(model: T.Any, batch: pd.DataFrame, repeat: int) -> list[float]:
-    """Time a loaded model's predictions of one in-memory batch, `repeat` times."""
-    return [measure.timed(lambda: model.predict(batch))[0] for _ in range(repeat)]
+def predict_seconds(
+    models: dict[str, T.Any], batch: pd.DataFrame, repeat: int
+) -> dict[str, list[float]]:
+    """Time loaded models' predictions of one in-memory batch, `repeat` times each.
+
+    Each model first predicts once, untimed (warm-up); then the models take turns, so that a change
+    of the machine's load weighs on all of them alike.
+    """
+    for model in models.values():
+        model.predict(batch)
+    seconds: dict[str, list[float]] = {key: [] for key in models}
+    for _ in range(repeat):
+        for key, model in models.items():
+            seconds[key].append(measure.timed(functools.partial(model.predict, batch))[0])
+    return seconds
 
 
 def inference_speed(path: Path, version: int, folder: Path) -> float:

@@ -83,8 +83,8 @@ def test_inference_speed_and_model_load_of_a_registered_model(
     version = int(registered_model["version"])
     assert suite.inference_speed(path, version, isolated) > 0
     loaded = registries.SklearnLoader().load(registered_model["uri"])
-    seconds = suite.predict_seconds(loaded, suite.repeat_rows(inputs, 1000), repeat=2)
-    assert len(seconds) == 2 and all(second > 0 for second in seconds)
+    seconds = suite.predict_seconds({"model": loaded}, suite.repeat_rows(inputs, 1000), repeat=2)
+    assert len(seconds["model"]) == 2 and all(second > 0 for second in seconds["model"])
     assert len(pd.read_parquet(isolated / "outputs" / "speed.parquet")) == 1000
     timings = suite.load_model_process(isolated, version)
     assert set(timings) == {"import", "load", "warm"}
