@@ -72,6 +72,8 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
     assert len(children) == len(out["results"]) == 3
     scores = [child.data.metrics["root_mean_squared_error"] for child in children]
     assert min(scores) == out["best_score"]
+    best = out["results"].loc[out["results"]["score"].idxmin()]
+    assert parent.data.tags["best_trial"] == str(best["trial"])
     for child in children:
         assert set(child.data.params) == {"learning_rate", "max_iter"}
         folds = {f"root_mean_squared_error_fold_{k}" for k in (1, 2, 3)}

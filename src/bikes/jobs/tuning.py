@@ -21,7 +21,9 @@ class TuningJob(base.Job):
     """Search the best params of a model and write them where the training job reads them.
 
     Each trial is logged as a child run (params, mean score, fold scores) of one parent run, which
-    holds the best params and score, and the best params as JSON (tag `best_params` and artifact).
+    holds the best params and score, the best trial's number (tag `best_trial`: the searcher may
+    keep the model's own params over a trial that beats them only by noise), and the best params
+    as JSON (tag `best_params` and artifact).
 
     Attributes:
         run_config: MLflow run of the search (the parent of the trials' runs).
@@ -101,7 +103,18 @@ class TuningJob(base.Job):
                 targets=targets,
                 cv=self.splitter,
             )
-            logger.info("Best {} = {:.4f} with {}", self.metric.name, best_score, best_params)
+            best_trial = next(
+                row["trial"]
+                for row in results.to_dict("records")
+                if row["params"] == best_params and row["score"] == best_score
+            )
+            logger.info(
+                "Best {} = {:.4f} (trial {}) with {}",
+                self.metric.name,
+                best_score,
+                best_trial,
+                best_params,
+            )
             # log
             self.log_trials(results)
             best_json = json.dumps(best_params, sort_keys=True)
@@ -110,6 +123,7 @@ class TuningJob(base.Job):
             mlflow.set_tags(
                 {
                     "best_params": best_json,
+                    "best_trial": str(best_trial),
                     "model": self.model.KIND,
                     "searcher": self.searcher.KIND,
                     "splitter": self.splitter.KIND,
