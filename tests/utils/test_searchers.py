@@ -74,7 +74,7 @@ def test_grid_search_tries_every_combination_in_parallel(
     searcher = searchers.GridCVSearcher(
         param_grid={"max_iter": [5, 40], "max_leaf_nodes": [7]}, n_jobs=2, verbose=0
     )
-    results, best_score, best_params = searcher.search(
+    results, best_trial, best_score, best_params = searcher.search(
         model=GradientBoostingModel(),
         metric=SklearnMetric(),
         inputs=inputs,
@@ -92,6 +92,7 @@ def test_grid_search_tries_every_combination_in_parallel(
     assert results["score"].tolist() == pytest.approx(folds.mean(axis=1).tolist())
     assert best_score == results["score"].min() > 0  # an RMSE keeps its natural sign
     assert best_params == {"max_iter": 40, "max_leaf_nodes": 7}  # more trees fit better
+    assert best_trial == 1
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,7 @@ def test_searchers_honor_time_series_folds(
 ) -> None:
     inputs, targets = data
     cv = TimeSeriesSplitter(n_splits=3, test_size=168, gap=GAP)
-    results, _, _ = searcher.search(ProbeModel(gap=GAP), SklearnMetric(), inputs, targets, cv)
+    results, *_ = searcher.search(ProbeModel(gap=GAP), SklearnMetric(), inputs, targets, cv)
     assert len(ProbeModel.fits) == 3 * len(results)
     starts, ends = zip(*ProbeModel.fits, strict=True)
     assert set(starts) == {int(inputs.index.min())}  # expanding windows from the first hour
@@ -136,7 +137,7 @@ def test_optuna_search_starts_with_the_model_and_finds_better(
         n_jobs=2,
     )
     model = GradientBoostingModel(learning_rate=0.05, max_iter=5, target="identity")
-    results, best_score, best_params = searcher.search(
+    results, _, best_score, best_params = searcher.search(
         model, SklearnMetric(name="r2_score"), inputs, targets, TimeSeriesSplitter(n_splits=2)
     )
     assert results["trial"].tolist() == [0, 1, 2, 3]
@@ -158,7 +159,7 @@ def test_optuna_search_prunes_trials_on_bad_folds(
         pruner_startup_trials=2,
         n_jobs=1,
     )
-    results, _, _ = searcher.search(
+    results, *_ = searcher.search(
         ProbeModel(), SklearnMetric(), inputs, targets, TimeSeriesSplitter(n_splits=3)
     )
     pruned = results[results["state"] == searchers.PRUNED]
@@ -198,10 +199,12 @@ def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
     # the fold RMSEs of the model's defaults and of the best trial, tuned on the real data
     results = trials([63.89, 70.92, 53.62], [72.70, 61.56, 53.49])
     rmse = SklearnMetric()
-    best_score, best_params = searchers.best_of(results, rmse)
+    best_trial, best_score, best_params = searchers.best_of(results, rmse)
+    assert best_trial == 1
     assert best_score == pytest.approx(62.583, abs=1e-3)
     assert best_params == {"trial": 1}
-    kept_score, kept_params = searchers.best_of(results, rmse, keep=0, within=1.0)
+    kept_trial, kept_score, kept_params = searchers.best_of(results, rmse, keep=0, within=1.0)
+    assert kept_trial == 0
     # 0.23 better on average, but +- 5.2 fold by fold
     assert kept_score == pytest.approx(62.81, abs=1e-3)
     assert kept_params == {"trial": 0}
@@ -221,7 +224,7 @@ def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
 def test_best_of_replaces_a_kept_trial_by_a_consistently_better_one(
     metric: SklearnMetric, folds: tuple[list[float], list[float]], kept: bool
 ) -> None:
-    _, params = searchers.best_of(trials(*folds), metric, keep=0, within=1.0)
+    _, _, params = searchers.best_of(trials(*folds), metric, keep=0, within=1.0)
     assert params == {"trial": 0 if kept else 1}
 
 
@@ -239,12 +242,13 @@ def test_optuna_search_keeps_the_model_unless_a_trial_beats_it_beyond_noise(
         searcher = searchers.OptunaSearcher(
             space=space, n_trials=8, timeout=None, pruning=False, n_jobs=1, keep_model_within=within
         )
-        results, best_score, best_params = searcher.search(
+        results, best_trial, best_score, best_params = searcher.search(
             model, SklearnMetric(), inputs, targets, cv
         )
         assert results.at[0, "params"] == {"level": 0.5 * level}
         assert (best_params == results.at[0, "params"]) is kept
         assert bool(best_score == results.at[0, "score"]) is kept
+        assert (best_trial == 0) is kept
 
 
 @pytest.mark.parametrize(

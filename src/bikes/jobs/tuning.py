@@ -96,17 +96,12 @@ class TuningJob(base.Job):
                 context="train",
             )
             # search
-            results, best_score, best_params = self.searcher.search(
+            results, best_trial, best_score, best_params = self.searcher.search(
                 model=self.model,
                 metric=self.metric,
                 inputs=inputs,
                 targets=targets,
                 cv=self.splitter,
-            )
-            best_trial = next(
-                row["trial"]
-                for row in results.to_dict("records")
-                if row["params"] == best_params and row["score"] == best_score
             )
             logger.info(
                 "Best {} = {:.4f} (trial {}) with {}",

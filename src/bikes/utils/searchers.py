@@ -26,7 +26,8 @@ if T.TYPE_CHECKING:
     from bikes.utils.splitters import Splitter, TrainTest
 
 Value: T.TypeAlias = bool | int | float | str | None
-Search: T.TypeAlias = "tuple[pd.DataFrame, float, Params]"
+Best: T.TypeAlias = "tuple[int, float, Params]"
+Search: T.TypeAlias = "tuple[pd.DataFrame, int, float, Params]"
 
 COMPLETE = "COMPLETE"
 PRUNED = "PRUNED"
@@ -50,7 +51,8 @@ class Searcher(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid")
 
         Returns:
             the trials (one row a trial: `trial`, `state`, `params`, mean `score`, `fold_<k>`
-            scores), the best mean score and the best params.
+            scores), then the number, mean score and params of the best trial (or of the one
+            kept).
         """
 
     @abc.abstractmethod
@@ -99,8 +101,8 @@ def trial_row(trial: int, state: str, params: Params, scores: list[float], n_fol
 
 def best_of(
     results: pd.DataFrame, metric: Metric, keep: int | None = None, within: float = 0.0
-) -> tuple[float, Params]:
-    """Return the best mean score and params of the complete trials.
+) -> Best:
+    """Return the number, mean score and params of the best complete trial.
 
     Args:
         results: the trials (one row a trial, as `Searcher.search` returns them).
@@ -132,7 +134,7 @@ def best_of(
                 keep,
             )
             best = keep
-    return float(complete[best]["score"]), dict(complete[best]["params"])
+    return int(best), float(complete[best]["score"]), dict(complete[best]["params"])
 
 
 def paired_gain(trial: Params, other: Params, metric: Metric) -> tuple[float, float]:
@@ -218,8 +220,7 @@ class GridCVSearcher(Searcher):
             )
             rows.append(row)
         results = pd.DataFrame(rows)
-        best_score, best_params = best_of(results, metric)
-        return results, best_score, best_params
+        return results, *best_of(results, metric)
 
 
 class Distribution(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
@@ -490,8 +491,7 @@ class OptunaSearcher(Searcher):
             )
         results = pd.DataFrame(rows).sort_values("trial", ignore_index=True)
         keep = 0 if self.start_with_model and self.keep_model_within is not None else None
-        best_score, best_params = best_of(results, metric, keep, self.keep_model_within or 0.0)
-        return results, best_score, best_params
+        return results, *best_of(results, metric, keep, self.keep_model_within or 0.0)
 
 
 SearcherKind = GridCVSearcher | OptunaSearcher
