@@ -25,6 +25,16 @@ class DataError(BikesError):
     exit_code = 3
 
 
+class InfraError(BikesError):
+    """A resource outside the package failed: tracking server, store, disk or permissions (exit 5).
+
+    The message names the resource (URI, file or folder) and what to do; the data and the config
+    may well be right.
+    """
+
+    exit_code = 5
+
+
 class CheckError(BikesError):
     """A job refused to go on: a metric threshold was breached or a promotion was gated (exit 4)."""
 
