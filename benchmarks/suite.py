@@ -661,8 +661,7 @@ def inference_speed(path: Path, version: int, folder: Path) -> float:
         version=version,
     )
     with job as runner:
-        outcome = runner.run()
-    return float(outcome["rows"]) / float(outcome["seconds"])
+        return runner.run().rows_per_second
 
 
 LOAD_CODE = """

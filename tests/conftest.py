@@ -246,12 +246,11 @@ def registered_template(
         job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
         with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
             trained = runner.run()
-    version = trained["model_version"]
     return folder, {
-        "name": version.name,
-        "version": str(version.version),
-        "uri": registries.uri_for_model_alias(version.name, "champion"),
-        "run_id": trained["run"].info.run_id,
+        "name": "bikes",
+        "version": str(trained.version),
+        "uri": registries.uri_for_model_alias("bikes", "champion"),
+        "run_id": trained.run_id,
     }
 
 

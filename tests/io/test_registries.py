@@ -179,7 +179,7 @@ def test_saver_logs_a_small_signed_model_and_register_tags_it(
         info = registries.SklearnSaver(example_rows=3).save(model, signature, inputs)
     version = register.register("bikes", info.model_uri, tags={"data_digest": "abc"})
 
-    assert str(version.version) == "1"
+    assert version.number == 1
     assert version.tags == {"team": "bikes", "data_digest": "abc"}
     local = Path(mlflow.artifacts.download_artifacts(info.model_uri))
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]

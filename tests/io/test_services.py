@@ -60,7 +60,7 @@ def test_mlflow_run_context_records_system_metrics(tracking_uri: str) -> None:
     run_config = services.MlflowService.RunConfig(name="run", tags={"k": "v"})
     with service.run_context(run_config) as run:
         time.sleep(1.5)
-    finished = service.client().get_run(run.info.run_id)
+    finished = service.client().get_run(run.id)
     assert finished.info.status == "FINISHED"
     assert finished.data.tags["k"] == "v"
     assert any(key.startswith("system/") for key in finished.data.metrics)
@@ -76,7 +76,7 @@ def test_mlflow_run_fails_with_the_block(tracking_uri: str) -> None:
         service.run_context(services.MlflowService.RunConfig(name="failing")) as run,
     ):
         raise ValueError("boom")
-    assert service.client().get_run(run.info.run_id).info.status == "FAILED"
+    assert service.client().get_run(run.id).info.status == "FAILED"
 
 
 def test_mlflow_run_logs_into_the_project_run(
@@ -91,5 +91,5 @@ def test_mlflow_run_logs_into_the_project_run(
     service.start()
     with service.run_context(services.MlflowService.RunConfig(name="job")) as run:
         pass
-    assert run.info.run_id == project_run
+    assert run.id == project_run
     assert client.get_experiment_by_name("bikes") is None

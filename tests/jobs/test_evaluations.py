@@ -32,7 +32,7 @@ def test_evaluations_log_test_metrics_and_plots(
     job = jobs.EvaluationsJob(thresholds=[Threshold(metric="r2_score", min=0.0)])
     with job as runner:
         out = runner.run()
-    scores = out["scores"]
+    scores = out.scores
     assert set(scores) == {
         "root_mean_squared_error",
         "mean_absolute_error",
@@ -40,9 +40,9 @@ def test_evaluations_log_test_metrics_and_plots(
         "mean_absolute_percentage_error",
     }
     assert scores["root_mean_squared_error"] >= scores["mean_absolute_error"] > 0
-    assert len(out["inputs"]) == 432  # the test split of the synthetic data, not the train one
+    assert out.rows == 432  # the test split of the synthetic data, not the train one
     client = MlflowClient(tracking_uri=tracking_uri)
-    run = client.get_run(out["run"].info.run_id)
+    run = client.get_run(out.run_id)
     assert {name: run.data.metrics[name] for name in scores} == pytest.approx(scores)
     assert run.data.tags["model_version"] == registered_model["version"]
     assert run.data.tags["model_uri"] == registered_model["uri"]
@@ -58,7 +58,7 @@ def test_evaluations_by_version(registered_model: dict[str, str], tracking_uri: 
     job = jobs.EvaluationsJob(alias_or_version=int(registered_model["version"]), thresholds=[])
     with job as runner:
         out = runner.run()
-    assert out["model"].version == registered_model["version"]
+    assert str(out.version) == registered_model["version"]
 
 
 def test_breached_threshold_fails_naming_the_metric(

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from bikes import jobs, settings
 from bikes.core import models
 from bikes.core.errors import DataError
-from bikes.io import configs, datasets
+from bikes.io import configs, datasets, registries
 
 CONFS = Path(__file__).parents[2] / "confs"
 
@@ -21,7 +21,12 @@ def test_explanations_of_samples(registered_model: dict[str, str], tracking_uri:
     job = jobs.ExplanationsJob(samples=50)
     with job as runner:
         out = runner.run()
-    features = list(out["model"].pipeline[:-1].get_feature_names_out())
+    features = list(
+        registries.SklearnLoader()
+        .load(registered_model["uri"])
+        .pipeline[:-1]
+        .get_feature_names_out()
+    )
     shap_values = pd.read_parquet("outputs/explanations/shap_values.parquet")
     assert list(shap_values.columns) == features  # one column a model feature
     assert len(shap_values) == 50  # one row a sample
@@ -34,7 +39,7 @@ def test_explanations_of_samples(registered_model: dict[str, str], tracking_uri:
         shap_values[importances["feature"].iloc[0]].abs().mean()
     )
     client = MlflowClient(tracking_uri=tracking_uri)
-    run = client.get_run(out["run"].info.run_id)
+    run = client.get_run(out.run_id)
     assert run.data.tags["model_version"] == registered_model["version"]
     assert run.data.params["samples"] == "50"
     paths = {item.path for item in client.list_artifacts(run.info.run_id, "explanations")}
@@ -51,11 +56,13 @@ def test_explanations_of_all_inputs(registered_model: dict[str, str], tracking_u
         shap_values=datasets.ParquetWriter(path="shap.parquet"),
     )
     with job as runner:
-        out = runner.run()
+        runner.run()
     shap_values = pd.read_parquet("shap.parquet")
     assert len(shap_values) == 432  # the whole test split
     inputs = pd.read_parquet("data/inputs_test.parquet")
-    expected = models.shap_values(out["model"].pipeline, inputs)
+    expected = models.shap_values(
+        registries.SklearnLoader().load(registered_model["uri"]).pipeline, inputs
+    )
     pd.testing.assert_frame_equal(shap_values, expected, check_freq=False)
 
 

@@ -28,10 +28,10 @@ def test_inference_job_streams_validated_predictions(
 
     inputs = pd.read_parquet(prepared["inputs_test"])
     outputs = pd.read_parquet("outputs/predictions.parquet")
-    assert out["rows"] == len(outputs) == len(inputs) > 2 * 100
+    assert out.rows == len(outputs) == len(inputs) > 2 * 100
     assert outputs.index.equals(inputs.index)
     schemas.OutputsSchema.check(outputs)
-    run = mlflow.MlflowClient().get_run(out["run"].info.run_id)
+    run = mlflow.MlflowClient().get_run(out.run_id)
     assert run.data.params["model_uri"] == "models:/bikes@champion"
     assert run.data.params["model_version"] == registered_model["version"]
     assert run.data.metrics["rows"] == len(inputs)
@@ -52,7 +52,7 @@ def test_lineage_describes_a_sample_of_the_first_batch(
     with jobs.InferenceJob(batch_size=100) as runner:
         out = runner.run()
 
-    run = mlflow.MlflowClient().get_run(out["run"].info.run_id)
+    run = mlflow.MlflowClient().get_run(out.run_id)
     assert run.inputs is not None
     dataset = run.inputs.dataset_inputs[0].dataset
     assert json.loads(dataset.profile or "{}")["num_rows"] == 30
@@ -83,9 +83,9 @@ def test_inference_by_version_to_csv(registered_model: Registered) -> None:
     with job as runner:
         out = runner.run()
 
-    assert out["uri"] == f"models:/bikes/{registered_model['version']}"
-    assert out["model"].version == registered_model["version"]
-    assert len(pd.read_csv("outputs/predictions.csv", index_col="instant")) == out["rows"]
+    assert out.model_uri == f"models:/bikes/{registered_model['version']}"
+    assert str(out.version) == registered_model["version"]
+    assert len(pd.read_csv("outputs/predictions.csv", index_col="instant")) == out.rows
 
 
 def test_bad_batch_leaves_no_output(

@@ -65,8 +65,6 @@ def test_steps_get_their_own_runs_under_mlflow_run(
     tracking_uri: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import os
-
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -81,10 +79,13 @@ def test_steps_get_their_own_runs_under_mlflow_run(
         "job: {KIND: TrainingJob, model: {KIND: GradientBoostingModel, max_iter: 5}}\n",
     )
     with jobs.PipelineJob(steps=[str(prepare), str(train)]) as runner:
-        runner.run()
-    assert os.environ["MLFLOW_RUN_ID"] == project_run
+        out = runner.run()
+    assert out.run_id == project_run  # the project's run is the pipeline's
     assert client.get_run(project_run).data.params == {}
-    experiment = client.get_experiment_by_name("bikes")
-    assert experiment is not None
-    trainings = client.search_runs([experiment.experiment_id])
-    assert [run.data.params["max_iter"] for run in trainings] == ["5"]
+    assert client.get_experiment_by_name("bikes") is None
+    steps = client.search_runs(
+        [client.get_run(project_run).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{project_run}'",
+    )
+    assert [run.data.params["max_iter"] for run in steps] == ["5"]
+    assert [run.info.status for run in steps] == ["FINISHED"]

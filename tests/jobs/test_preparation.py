@@ -60,7 +60,7 @@ def test_corrupt_csv_is_a_data_error(tmp_path: Path) -> None:
 def test_prepare_the_real_data(real_data_path: Path) -> None:
     with jobs.PreparationJob(source=str(real_data_path)) as runner:
         out = runner.run()
-    assert (len(out["train"]), len(out["test"])) == (13903, 3476)
+    assert (out.train_rows, out.test_rows) == (13903, 3476)
     inputs_test = pd.read_parquet("data/inputs_test.parquet")
     assert inputs_test.index.min() == 13904
     assert str(inputs_test["dteday"].max().date()) == "2012-12-31"

@@ -22,14 +22,14 @@ def train(max_iter: int) -> str:
     """Train and register a version (without alias); return its version."""
     job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=max_iter))
     with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
-        return str(runner.run()["model_version"].version)
+        return str(runner.run().version)
 
 
 def champion() -> str:
     return str(mlflow.MlflowClient().get_model_version_by_alias("bikes", "champion").version)
 
 
-def promote(**fields: T.Any) -> dict[str, T.Any]:
+def promote(**fields: T.Any) -> jobs.PromotionResult:
     with jobs.PromotionJob(**fields) as runner:
         return runner.run()
 
@@ -39,9 +39,9 @@ def test_first_promotion_always_passes(prepared: dict[str, Path], tracking_uri: 
 
     out = promote()
 
-    assert out["promoted"] is True
+    assert out.promoted is True
     assert champion() == version
-    run = mlflow.MlflowClient().get_run(out["run"].info.run_id)
+    run = mlflow.MlflowClient().get_run(out.run_id)
     assert run.data.params["candidate_version"] == version
     assert "candidate_root_mean_squared_error" in run.data.metrics
     assert "champion_root_mean_squared_error" not in run.data.metrics
@@ -50,7 +50,7 @@ def test_first_promotion_always_passes(prepared: dict[str, Path], tracking_uri: 
 def test_promotion_of_the_champion_changes_nothing(registered_model: Registered) -> None:
     out = promote()
 
-    assert out["promoted"] is False
+    assert out.promoted is False
     assert champion() == registered_model["version"]
 
 
@@ -81,7 +81,7 @@ def test_gate_refuses_a_worse_candidate_unless_forced(
 
     out = promote(force=True)
 
-    assert out["promoted"] is True
+    assert out.promoted is True
     assert champion() == worse
 
 
@@ -90,7 +90,7 @@ def test_better_candidate_is_promoted(registered_model: Registered) -> None:
 
     out = promote(metric=SklearnMetric(name="r2_score"))
 
-    assert out["candidate_score"] > out["champion_score"]
+    assert out.scores["candidate"] > out.scores["champion"]
     assert champion() == better
 
 
@@ -109,7 +109,7 @@ def test_promotion_of_a_given_version_and_the_best(registered_model: Registered)
     [
         ({}, "models:/bikes: no registered version to promote"),
         ({"strategy": "best"}, "models:/bikes: no registered version to promote"),
-        ({"version": 3}, "models:/bikes/3: model not found"),
+        ({"version": 3}, "models:/bikes/3: no such version"),
     ],
 )
 def test_nothing_to_promote_is_a_data_error(

@@ -38,8 +38,8 @@ def test_training_job_logs_and_registers_a_model(
         out = runner.run()
 
     client = job.mlflow_service.client()
-    run = client.get_run(out["run"].info.run_id)
-    version = client.get_model_version("bikes", out["model_version"].version)
+    run = client.get_run(out.run_id)
+    version = client.get_model_version("bikes", str(out.version))
     metrics = run.data.metrics
     assert run.inputs is not None
     assert metrics["root_mean_squared_error"] > metrics["mean_absolute_error"] > 0

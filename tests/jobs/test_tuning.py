@@ -45,9 +45,11 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
         out = runner.run()
     # the best params: a file the training job reads, usable by the model
     params = json.loads(Path("outputs/tuning/best_params.json").read_text(encoding="utf-8"))
-    assert params == out["best_params"]
+    assert params == out.best_params
     assert set(params) == {"learning_rate", "max_iter"}
-    first = out["results"].at[0, "params"]  # the model's params, those in the space
+    first = T.cast(
+        "dict[str, T.Any]", out.trials.at[0, "params"]
+    )  # the model's params, those in the space
     assert first["learning_rate"] == 0.1 and 5 <= first["max_iter"] <= 30
     model = GradientBoostingModel(**params)
     inputs = pd.read_parquet(prepared["inputs_train"])
@@ -55,9 +57,9 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
     assert len(model.fit(inputs, targets).predict(inputs)) == len(inputs)
     # the runs: one parent with the best, one child a trial
     client = MlflowClient(tracking_uri=tracking_uri)
-    parent = client.get_run(out["run"].info.run_id)
+    parent = client.get_run(out.run_id)
     assert json.loads(parent.data.tags["best_params"]) == params
-    assert parent.data.metrics["best_root_mean_squared_error"] == out["best_score"]
+    assert parent.data.metrics["best_root_mean_squared_error"] == out.best_score
     assert parent.data.params == {name: str(value) for name, value in params.items()}
     assert parent.inputs is not None
     assert [dataset.dataset.name for dataset in parent.inputs.dataset_inputs] == [
@@ -69,10 +71,10 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
-    assert len(children) == len(out["results"]) == 3
+    assert len(children) == len(out.trials) == 3
     scores = [child.data.metrics["root_mean_squared_error"] for child in children]
-    assert min(scores) == out["best_score"]
-    best = out["results"].loc[out["results"]["score"].idxmin()]
+    assert min(scores) == out.best_score
+    best = out.trials.loc[T.cast(int, out.trials["score"].idxmin())]
     assert parent.data.tags["best_trial"] == str(best["trial"])
     for child in children:
         assert set(child.data.params) == {"learning_rate", "max_iter"}
@@ -91,7 +93,7 @@ def test_tuning_with_a_grid(prepared: dict[str, Path], tracking_uri: str) -> Non
     )
     with job as runner:
         out = runner.run()
-    assert len(out["results"]) == 2
+    assert len(out.trials) == 2
     params = json.loads(Path("tuned/params.json").read_text(encoding="utf-8"))
     assert params in [{"max_leaf_nodes": 4}, {"max_leaf_nodes": 8}]
 

@@ -75,10 +75,21 @@ def merge_configs(configs: T.Sequence[Config]) -> Config:
     return T.cast("Config", oc.OmegaConf.merge(*configs))
 
 
-def to_object(config: Config) -> dict[str, T.Any]:
-    """Convert a config to a plain dict, resolving interpolations."""
+def register_resolvers() -> None:
+    """Register the resolvers of the configs: `${catalog:<name>}`, a path of the data catalog."""
     import omegaconf as oc
 
+    from bikes.io import catalog
+
+    if not oc.OmegaConf.has_resolver("catalog"):
+        oc.OmegaConf.register_new_resolver("catalog", catalog.path)
+
+
+def to_object(config: Config) -> dict[str, T.Any]:
+    """Convert a config to a plain dict, resolving interpolations (`${catalog:...}` included)."""
+    import omegaconf as oc
+
+    register_resolvers()
     try:
         obj = oc.OmegaConf.to_container(config, resolve=True)
     except oc.errors.OmegaConfBaseException as error:

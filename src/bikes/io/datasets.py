@@ -263,3 +263,26 @@ class CSVWriter(Writer):
 
 
 WriterKind = ParquetWriter | CSVWriter
+
+
+class Labelled(T.NamedTuple):
+    """Inputs and their targets: the same rows, in the same order."""
+
+    inputs: pd.DataFrame
+    targets: pd.DataFrame
+
+
+def read_labelled(inputs: ReaderKind, targets: ReaderKind) -> Labelled:
+    """Read and validate inputs and their targets, checking that they hold the same rows."""
+    from bikes.core import schemas
+
+    data = Labelled(
+        schemas.InputsSchema.check(inputs.read(), origin=inputs.path),
+        schemas.TargetsSchema.check(targets.read(), origin=targets.path),
+    )
+    if not data.inputs.index.equals(data.targets.index):
+        raise DataError(
+            f"{inputs.path} and {targets.path}: inputs ({len(data.inputs)} rows) and targets"
+            f" ({len(data.targets)} rows) do not have the same index"
+        )
+    return data

@@ -13,6 +13,7 @@ import typing as T
 import pydantic as pdt
 
 from bikes.core.errors import DataError
+from bikes.io import tracking
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -274,7 +275,7 @@ class Register(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid")
     @abc.abstractmethod
     def register(
         self, name: str, model_uri: str, tags: dict[str, str] | None = None
-    ) -> ModelVersion:
+    ) -> tracking.Version:
         """Register the model of `model_uri` as a new version of `name`, with extra `tags`."""
 
 
@@ -286,12 +287,13 @@ class MlflowRegister(Register):
     @T.override
     def register(
         self, name: str, model_uri: str, tags: dict[str, str] | None = None
-    ) -> ModelVersion:
+    ) -> tracking.Version:
         import mlflow
 
-        return mlflow.register_model(
+        version = mlflow.register_model(
             model_uri=model_uri, name=name, tags={**self.tags, **(tags or {})}
         )
+        return tracking.Version.of(version)
 
 
 RegisterKind = MlflowRegister

@@ -13,8 +13,9 @@ import warnings
 import loguru
 import pydantic as pdt
 
+from bikes.io import tracking
+
 if T.TYPE_CHECKING:
-    import mlflow
     from mlflow.tracking import MlflowClient
 
 
@@ -128,7 +129,7 @@ class MlflowService(Service):
         autolog_disable: turn MLflow autologging off (the jobs log what matters explicitly).
         autolog_log_models: let autologging save models too (big artifacts: off by default).
         autolog_silent: silence autologging's warnings.
-        enable_system_metrics: log CPU, memory and disk usage of runs.
+        enable_system_metrics: log the CPU and memory use of runs (`system/` metrics).
         system_metrics_interval: seconds between two samples (MLflow's default, 10, misses short
             jobs).
     """
@@ -162,13 +163,12 @@ class MlflowService(Service):
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         project_run = os.getenv("MLFLOW_RUN_ID")
-        if project_run:  # under `mlflow run`: log into the project's run, in its experiment
+        if mlflow.active_run() is not None:  # a step of a pipeline: its runs go with the parent
+            pass
+        elif project_run:  # under `mlflow run`: log into the project's run, in its experiment
             mlflow.set_experiment(experiment_id=mlflow.get_run(project_run).info.experiment_id)
         else:
             mlflow.set_experiment(experiment_name=self.experiment_name)
-        if self.enable_system_metrics:
-            mlflow.set_system_metrics_sampling_interval(self.system_metrics_interval)  # type: ignore[no-untyped-call]
-            mlflow.set_system_metrics_samples_before_logging(1)  # type: ignore[no-untyped-call]
         mlflow.autolog(
             disable=self.autolog_disable,
             log_models=self.autolog_log_models,
@@ -176,18 +176,48 @@ class MlflowService(Service):
         )
 
     @contextlib.contextmanager
-    def run_context(self, run_config: RunConfig) -> T.Iterator[mlflow.ActiveRun]:
-        """Yield an active MLflow run that ends (as failed on error) when the block exits."""
+    def run_context(
+        self, run_config: RunConfig, parent: tracking.Run | None = None
+    ) -> T.Iterator[tracking.Run]:
+        """Yield a run (a child of `parent` if given) that ends with the status of the block.
+
+        The run ends FINISHED, FAILED on an error, or KILLED when the job is interrupted (SIGINT,
+        SIGTERM). Under `mlflow run`, the first run of the process is the project's run.
+        """
         import mlflow
 
-        log_system_metrics = self.enable_system_metrics and run_config.log_system_metrics
-        with mlflow.start_run(
+        active = mlflow.start_run(
             run_name=run_config.name,
             tags=run_config.tags,
             description=run_config.description,
-            log_system_metrics=log_system_metrics,
-        ) as run:
+            experiment_id=parent.experiment_id if parent else None,
+            parent_run_id=parent.id if parent else None,
+            nested=parent is not None,
+            log_system_metrics=False,  # sampled by `tracking.SystemMetrics`, which stops at once
+        )
+        client = self.client()
+        run = tracking.Run(
+            client, active.info.run_id, active.info.run_name, active.info.experiment_id
+        )
+        sampler = None
+        if self.enable_system_metrics and run_config.log_system_metrics:
+            sampler = tracking.SystemMetrics(client, run.id, self.system_metrics_interval)
+            sampler.start()
+        status = "FAILED"
+        try:
             yield run
+            status = "FINISHED"
+        except BaseException as error:
+            status = tracking.end_status(type(error))
+            raise
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            mlflow.end_run(status=status)
+
+    def registry(self) -> tracking.Registry:
+        """Return the registered model of this service (`registry_name`) in its registry."""
+        return tracking.Registry(self.client(), self.registry_name, self.registry_uri)
 
     def client(self) -> MlflowClient:
         """Return a client of this tracking server and registry."""

@@ -1,24 +1,26 @@
-"""Jobs of the package, each selected by its `KIND` in a config."""
+"""Jobs of the package, each selected by its `KIND` in a config, each returning a typed result."""
 
 import typing as T
 
 import pydantic as pdt
 
-from bikes.jobs.base import Job, Locals
-from bikes.jobs.evaluations import EvaluationsJob
-from bikes.jobs.explanations import ExplanationsJob
-from bikes.jobs.inference import InferenceJob
-from bikes.jobs.pipeline import PipelineJob
-from bikes.jobs.preparation import PreparationJob
-from bikes.jobs.promotion import PromotionJob
-from bikes.jobs.training import TrainingJob
-from bikes.jobs.tuning import TuningJob
+from bikes.jobs.base import Job, Result
+from bikes.jobs.evaluations import EvaluationsJob, EvaluationsResult
+from bikes.jobs.explanations import ExplanationsJob, ExplanationsResult
+from bikes.jobs.inference import InferenceJob, InferenceResult
+from bikes.jobs.pipeline import PipelineJob, PipelineResult
+from bikes.jobs.preparation import PreparationJob, PreparationResult
+from bikes.jobs.promotion import PromotionJob, PromotionResult
+from bikes.jobs.rollback import RollbackJob, RollbackResult
+from bikes.jobs.training import TrainingJob, TrainingResult
+from bikes.jobs.tuning import TuningJob, TuningResult
 
 JobKind = T.Annotated[
     PreparationJob
     | PipelineJob
     | TrainingJob
     | PromotionJob
+    | RollbackJob
     | InferenceJob
     | TuningJob
     | EvaluationsJob
@@ -28,14 +30,24 @@ JobKind = T.Annotated[
 
 __all__ = [
     "EvaluationsJob",
+    "EvaluationsResult",
     "ExplanationsJob",
+    "ExplanationsResult",
     "InferenceJob",
+    "InferenceResult",
     "Job",
     "JobKind",
-    "Locals",
     "PipelineJob",
+    "PipelineResult",
     "PreparationJob",
+    "PreparationResult",
     "PromotionJob",
+    "PromotionResult",
+    "Result",
+    "RollbackJob",
+    "RollbackResult",
     "TrainingJob",
+    "TrainingResult",
     "TuningJob",
+    "TuningResult",
 ]

@@ -1,8 +1,9 @@
-"""Base of the jobs: a typed config that runs inside its services."""
+"""Base of the jobs: a typed config that runs inside its services and returns a typed result."""
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import types as TS
 import typing as T
 
@@ -11,7 +12,23 @@ from loguru import logger
 
 from bikes.io import services
 
-Locals = dict[str, T.Any]
+if T.TYPE_CHECKING:
+    from bikes.io import tracking
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a job made, for the people and programs that run it (one subclass a job)."""
+
+    def summary(self) -> str:
+        """Return one line that sums up the result."""
+        fields = (f"{field.name}={getattr(self, field.name)}" for field in dataclasses.fields(self))
+        return ", ".join(fields)
+
+
+def rounded(scores: T.Mapping[str, float], digits: int = 4) -> dict[str, float]:
+    """Return scores rounded to significant digits, for a log a person reads."""
+    return {name: float(f"{score:.{digits}g}") for name, score in scores.items()}
 
 
 class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
@@ -30,6 +47,14 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     logger_service: services.LoggerService = services.LoggerService()
     alerts_service: services.AlertsService = services.AlertsService()
     mlflow_service: services.MlflowService = pdt.Field(default_factory=services.MlflowService)
+
+    _parent: tracking.Run | None = pdt.PrivateAttr(default=None)
+
+    def within(self, parent: tracking.Run) -> T.Self:
+        """Return a copy of the job whose run is a child of `parent` (e.g. a pipeline's run)."""
+        job = self.model_copy()
+        job._parent = parent
+        return job
 
     def __enter__(self) -> T.Self:
         """Start the services: logger, alerts, then MLflow (when the job uses it)."""
@@ -54,6 +79,12 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         self.logger_service.stop()
         return False
 
+    def run_context(
+        self, run_config: services.MlflowService.RunConfig
+    ) -> T.ContextManager[tracking.Run]:
+        """Return the context of the job's MLflow run (a child run within a pipeline)."""
+        return self.mlflow_service.run_context(run_config, parent=self._parent)
+
     @abc.abstractmethod
-    def run(self) -> Locals:
-        """Run the job and return its local variables (handy to inspect and test)."""
+    def run(self) -> Result:
+        """Run the job and return what it made."""

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing as T
 
 import pydantic as pdt
 from loguru import logger
 
 from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
-from bikes.io import datasets, registries, services
+from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
-
-if T.TYPE_CHECKING:
-    import pandas as pd
-    from matplotlib.figure import Figure
 
 
 def default_metrics() -> list[SklearnMetric]:
@@ -35,28 +32,29 @@ def default_thresholds() -> list[Threshold]:
     ]
 
 
-def model_uri(registry_name: str, alias_or_version: str | int) -> str:
-    """Return the URI of a registered model by version (a number) or alias (a name)."""
-    if isinstance(alias_or_version, int) or alias_or_version.isdigit():
-        return registries.uri_for_model_version(registry_name, alias_or_version)
-    return registries.uri_for_model_alias(registry_name, alias_or_version)
+def breached(thresholds: list[Threshold], scores: dict[str, float]) -> list[str]:
+    """Return the message of each threshold that its metric's score breaches."""
+    from bikes.core.errors import CheckError
+
+    messages = []
+    for threshold in thresholds:
+        try:
+            threshold.check(scores[threshold.metric])
+        except CheckError as error:
+            messages.append(str(error))
+    return messages
 
 
-def read_aligned(
-    inputs_reader: datasets.ReaderKind, targets_reader: datasets.ReaderKind
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read and validate inputs and targets, which must hold the same rows in the same order."""
-    from bikes.core import schemas
-    from bikes.core.errors import DataError
+@dataclasses.dataclass(frozen=True)
+class EvaluationsResult(base.Result):
+    """The scores of a version, and the thresholds it breached (none when it passed)."""
 
-    inputs = schemas.InputsSchema.check(inputs_reader.read(), origin=inputs_reader.path)
-    targets = schemas.TargetsSchema.check(targets_reader.read(), origin=targets_reader.path)
-    if not inputs.index.equals(targets.index):
-        raise DataError(
-            f"{inputs_reader.path} and {targets_reader.path}: inputs ({len(inputs)} rows) and"
-            f" targets ({len(targets)} rows) do not have the same index"
-        )
-    return inputs, targets
+    run_id: str
+    model_uri: str
+    version: int
+    rows: int
+    scores: dict[str, float]
+    breaches: list[str]
 
 
 class EvaluationsJob(base.Job):
@@ -81,10 +79,10 @@ class EvaluationsJob(base.Job):
         name="Evaluations"
     )
     inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_test.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_test"), discriminator="KIND"
     )
     targets: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/targets_test.parquet"), discriminator="KIND"
+        default=catalog.reader("targets_test"), discriminator="KIND"
     )
     alias_or_version: str | int = "champion"
     loader: registries.LoaderKind = pdt.Field(
@@ -106,111 +104,40 @@ class EvaluationsJob(base.Job):
         return self
 
     @T.override
-    def run(self) -> base.Locals:
-        import mlflow
-
+    def run(self) -> EvaluationsResult:
         from bikes.core import schemas
         from bikes.core.errors import CheckError
+        from bikes.io import plots
 
-        # read
-        inputs, targets = read_aligned(self.inputs, self.targets)
-        logger.info("Read {} test rows from {}", len(inputs), self.inputs.path)
-        # load
-        uri = model_uri(self.mlflow_service.registry_name, self.alias_or_version)
+        test = datasets.read_labelled(self.inputs, self.targets)
+        logger.info("Read {} test rows from {}", len(test.inputs), self.inputs.path)
+        uri = self.mlflow_service.registry().model_uri(self.alias_or_version)
         model = self.loader.load(uri=uri)
         logger.info("Loaded {} (version {})", uri, model.version)
-        # predict
-        outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=uri)
-        actual, predicted = targets[schemas.TARGET], outputs["prediction"]
-        # score
+        outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin=uri)
+        actual, predicted = test.targets[schemas.TARGET], outputs["prediction"]
         scores = {metric.name: metric.score(actual, predicted) for metric in self.metrics}
-        for name, score in scores.items():
-            logger.info("{} = {:.4f}", name, score)
-        tags = {"model_uri": uri, "model_name": model.name, "model_version": model.version}
-        with self.mlflow_service.run_context(run_config=self.run_config) as run:
-            mlflow.set_tags({key: value for key, value in tags.items() if value is not None})
-            evaluation = inputs.assign(**{schemas.TARGET: actual, "prediction": predicted})
+        logger.info("Scores: {}", base.rounded(scores))
+        breaches = breached(self.thresholds, scores)
+        with self.run_context(self.run_config) as run:
+            run.set_tags(
+                {"model_uri": uri, "model_name": model.name, "model_version": model.version}
+            )
+            evaluation = test.inputs.assign(**{schemas.TARGET: actual, "prediction": predicted})
             lineage = self.inputs.lineage(
                 name="evaluation", data=evaluation, targets=schemas.TARGET, predictions="prediction"
             )
-            mlflow.log_input(lineage, context="evaluation")
-            mlflow.log_metrics(scores)
-            for name, figure in plots(inputs, actual, predicted).items():
-                mlflow.log_figure(figure, f"evaluations/{name}.png")
-            # check
-            breaches = []
-            for threshold in self.thresholds:
-                try:
-                    threshold.check(scores[threshold.metric])
-                except CheckError as error:
-                    breaches.append(str(error))
-            mlflow.set_tag("thresholds", "breached" if breaches else "passed")
-            if breaches:
+            run.log_input(lineage, context="evaluation")
+            run.log_metrics(scores)
+            for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
+                run.log_figure(figure, f"evaluations/{name}.png")
+            run.set_tags({"thresholds": "breached" if breaches else "passed"})
+            if breaches:  # in the run, which fails and still shows why
                 raise CheckError(f"{uri} (version {model.version}): " + "; ".join(breaches))
         logger.info("Passed {} thresholds", len(self.thresholds))
         self.alerts_service.notify(
             title="Evaluations Job Finished",
             message=", ".join(f"{name} = {score:.4g}" for name, score in scores.items()),
         )
-        return locals()
-
-
-def timestamps(inputs: pd.DataFrame) -> pd.Series[T.Any]:
-    """Return the hour of each input: its day (`dteday`) plus its hour (`hr`)."""
-    import pandas as pd
-
-    return pd.to_datetime(inputs["dteday"]) + pd.to_timedelta(inputs["hr"], unit="h")
-
-
-def figure(width: float = 10.0, height: float = 5.0) -> Figure:
-    """Return a figure drawn by the Agg backend (no display, no global pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    result = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(result)
-    return result
-
-
-def plots(
-    inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
-) -> dict[str, Figure]:
-    """Plot predictions against actual counts over time, and the residuals."""
-    import pandas as pd
-
-    hours = timestamps(inputs)
-    residuals = actual - predicted
-    # over time: daily totals are readable over months, hours are not
-    daily = (
-        pd.DataFrame({"actual": actual.to_numpy(), "predicted": predicted.to_numpy()})
-        .set_index(pd.DatetimeIndex(hours.to_numpy()))
-        .resample("D")
-        .sum()
-    )
-    over_time = figure()
-    axes = over_time.subplots()
-    axes.plot(daily.index, daily["actual"], label="actual", linewidth=1.2)
-    axes.plot(daily.index, daily["predicted"], label="predicted", linewidth=1.2)
-    axes.set(title="Rentals a day: actual and predicted", xlabel="day", ylabel="rentals a day")
-    axes.legend()
-    # predicted against actual
-    scatter = figure(6.0, 6.0)
-    axes = scatter.subplots()
-    axes.scatter(actual, predicted, s=4, alpha=0.3)
-    top = float(max(actual.max(), predicted.max()))
-    axes.plot([0, top], [0, top], color="black", linewidth=1, label="perfect")
-    axes.set(title="Predicted against actual", xlabel="actual", ylabel="predicted")
-    axes.legend()
-    # residuals: their distribution, and against the predictions
-    residual = figure(12.0, 5.0)
-    left, right = residual.subplots(1, 2)
-    left.hist(residuals, bins=60)
-    left.set(title="Residuals (actual - predicted)", xlabel="residual", ylabel="hours")
-    right.scatter(predicted, residuals, s=4, alpha=0.3)
-    right.axhline(0, color="black", linewidth=1)
-    right.set(title="Residuals against predictions", xlabel="predicted", ylabel="residual")
-    return {
-        "predictions_over_time": over_time,
-        "predicted_vs_actual": scatter,
-        "residuals": residual,
-    }
+        version = int(model.version or 0)
+        return EvaluationsResult(run.id, uri, version, len(test.inputs), scores, breaches)

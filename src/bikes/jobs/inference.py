@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import typing as T
 
 import pydantic as pdt
 from loguru import logger
 
-from bikes.io import datasets, registries, services
+from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
     import pandas as pd
 
+    from bikes.io import tracking
+
 # rows of the first batch that describe the inputs in the run (lineage): the source, the schema and
 # a digest, as MLflow's digests read at most 10,000 rows (but its schema inference reads them all)
 LINEAGE_ROWS = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceResult(base.Result):
+    """The predictions written: how many, where, by which version, how fast."""
+
+    run_id: str
+    model_uri: str
+    version: int
+    rows: int
+    seconds: float
+    path: str
+
+    @property
+    def rows_per_second(self) -> float:
+        """Return the throughput of reading, validating, predicting and writing."""
+        return self.rows / max(self.seconds, 1e-9)
 
 
 class InferenceJob(base.Job):
@@ -40,10 +60,10 @@ class InferenceJob(base.Job):
     KIND: T.Literal["InferenceJob"] = "InferenceJob"
 
     inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_test.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_test"), discriminator="KIND"
     )
     outputs: datasets.WriterKind = pdt.Field(
-        default=datasets.ParquetWriter(path="outputs/predictions.parquet"), discriminator="KIND"
+        default=catalog.writer("predictions"), discriminator="KIND"
     )
     alias: str = pdt.Field(default="champion", min_length=1)
     version: int | None = pdt.Field(default=None, gt=0)
@@ -56,43 +76,13 @@ class InferenceJob(base.Job):
         name="Inference"
     )
 
-    def model_uri(self) -> str:
-        """Return the URI of the model to use: by version if given, else by alias."""
-        name = self.mlflow_service.registry_name
-        if self.version is not None:
-            return registries.uri_for_model_version(name, self.version)
-        return registries.uri_for_model_alias(name, self.alias)
-
-    def predictions(self, model: registries.LoadedModel) -> T.Iterator[pd.DataFrame]:
-        """Read, validate and predict the inputs batch by batch, logging the progress."""
-        import mlflow
-
-        from bikes.core import schemas
-
-        start, rows = time.perf_counter(), 0
-        for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
-            origin = f"{self.inputs.path} (batch {number})"
-            inputs = schemas.InputsSchema.check(batch, origin=origin)
-            if number == 1:  # the source, schema and digest of a sample: MLflow reads every cell
-                lineage = self.inputs.lineage(name="inputs", data=inputs.head(LINEAGE_ROWS))
-                mlflow.log_input(dataset=lineage, context="inference")
-            outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
-            rows += len(outputs)
-            if number % self.log_every == 0:
-                speed = rows / max(time.perf_counter() - start, 1e-9)
-                logger.info("Predicted {} rows in {} batches ({:.0f} rows/s)", rows, number, speed)
-            yield outputs
-
     @T.override
-    def run(self) -> base.Locals:
-        import mlflow
-
-        uri = self.model_uri()
-        with self.mlflow_service.run_context(run_config=self.run_config) as run:
-            logger.info("Inference run {} ({})", run.info.run_name, run.info.run_id)
+    def run(self) -> InferenceResult:
+        uri = self.mlflow_service.registry().model_uri(self.version or self.alias)
+        with self.run_context(self.run_config) as run:
             model = self.loader.load(uri)
-            logger.info("Loaded {} (version {})", uri, model.version)
-            mlflow.log_params(
+            logger.info("Predicting {} with {} (version {})", self.inputs.path, uri, model.version)
+            run.log_params(
                 {
                     "model_uri": uri,
                     "model_name": model.name,
@@ -101,12 +91,34 @@ class InferenceJob(base.Job):
                 }
             )
             start = time.perf_counter()
-            rows = self.outputs.write_batches(self.predictions(model))
+            rows = self.outputs.write_batches(self.predictions(model, run))
             seconds = time.perf_counter() - start
-            mlflow.log_metrics({"rows": rows, "rows_per_second": rows / max(seconds, 1e-9)})
-            logger.info("Wrote {} predictions to {} in {:.1f}s", rows, self.outputs.path, seconds)
+            version = int(model.version or 0)
+            result = InferenceResult(run.id, uri, version, rows, seconds, self.outputs.path)
+            run.log_metrics({"rows": rows, "rows_per_second": result.rows_per_second})
+        logger.info("Wrote {} predictions to {} in {:.1f}s", rows, result.path, result.seconds)
         self.alerts_service.notify(
             title="Inference Job Finished",
             message=f"{rows} predictions of {uri} (version {model.version})",
         )
-        return locals()
+        return result
+
+    def predictions(
+        self, model: registries.LoadedModel, run: tracking.Run
+    ) -> T.Iterator[pd.DataFrame]:
+        """Read, validate and predict the inputs batch by batch, logging the progress."""
+        from bikes.core import schemas
+
+        start, rows = time.perf_counter(), 0
+        for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
+            origin = f"{self.inputs.path} (batch {number})"
+            inputs = schemas.InputsSchema.check(batch, origin=origin)
+            if number == 1:  # the source, schema and digest of a sample: MLflow reads every cell
+                lineage = self.inputs.lineage(name="inputs", data=inputs.head(LINEAGE_ROWS))
+                run.log_input(lineage, context="inference")
+            outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
+            rows += len(outputs)
+            if number % self.log_every == 0:
+                speed = rows / max(time.perf_counter() - start, 1e-9)
+                logger.info("Predicted {} rows in {} batches ({:.0f} rows/s)", rows, number, speed)
+            yield outputs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import typing as T
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pydantic as pdt
 from loguru import logger
 
-from bikes.io import datasets
+from bikes.io import catalog, datasets
 from bikes.jobs import base
 from bikes.utils import splitters
 
@@ -20,6 +21,17 @@ HOUR_SHA256 = "e03de4ee4ef4dc376ac6e04bf829673c6269e8eba5c60fa121640fa2f829504f"
 def default_source() -> str:
     """Return `BIKES_DATA_SOURCE` if set, else the public UCI archive."""
     return os.getenv("BIKES_DATA_SOURCE") or UCI_URL
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparationResult(base.Result):
+    """The verified source and the splits written."""
+
+    source: str
+    sha256: str
+    train_rows: int
+    test_rows: int
+    paths: list[str]
 
 
 class PreparationJob(base.Job):
@@ -42,23 +54,23 @@ class PreparationJob(base.Job):
 
     source: str = pdt.Field(default_factory=default_source)
     sha256: str = pdt.Field(default=HOUR_SHA256, pattern=r"^[0-9a-fA-F]{64}$")
-    cache_dir: str = "data/cache"
+    cache_dir: str = catalog.path("cache")
     splitter: splitters.TrainTestSplitter = splitters.TrainTestSplitter()
     inputs_train: datasets.WriterKind = pdt.Field(
-        default=datasets.ParquetWriter(path="data/inputs_train.parquet"), discriminator="KIND"
+        default=catalog.writer("inputs_train"), discriminator="KIND"
     )
     targets_train: datasets.WriterKind = pdt.Field(
-        default=datasets.ParquetWriter(path="data/targets_train.parquet"), discriminator="KIND"
+        default=catalog.writer("targets_train"), discriminator="KIND"
     )
     inputs_test: datasets.WriterKind = pdt.Field(
-        default=datasets.ParquetWriter(path="data/inputs_test.parquet"), discriminator="KIND"
+        default=catalog.writer("inputs_test"), discriminator="KIND"
     )
     targets_test: datasets.WriterKind = pdt.Field(
-        default=datasets.ParquetWriter(path="data/targets_test.parquet"), discriminator="KIND"
+        default=catalog.writer("targets_test"), discriminator="KIND"
     )
 
     @T.override
-    def run(self) -> base.Locals:
+    def run(self) -> PreparationResult:
         from bikes.core import schemas
         from bikes.io import sources
 
@@ -89,4 +101,6 @@ class PreparationJob(base.Job):
             title="Preparation Job Finished",
             message=f"{len(train)} train and {len(test)} test hours",
         )
-        return locals()
+        return PreparationResult(
+            str(path), self.sha256, len(train), len(test), [writer.path for writer, _ in outputs]
+        )

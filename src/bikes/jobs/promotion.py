@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing as T
 
 import pydantic as pdt
@@ -9,13 +10,28 @@ from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core.errors import CheckError, DataError
-from bikes.io import datasets, registries, services
+from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
-    import pandas as pd
-    from mlflow.entities.model_registry import ModelVersion
-    from mlflow.tracking import MlflowClient
+    from bikes.io import tracking
+
+
+@dataclasses.dataclass(frozen=True)
+class PromotionResult(base.Result):
+    """The verdict of the gate: the candidate, the holder it was scored against, their scores."""
+
+    run_id: str
+    alias: str
+    candidate: int
+    champion: int | None
+    promoted: bool
+    scores: dict[str, float]
+
+
+def number(version: tracking.Version | None) -> int | None:
+    """Return the number of a version (None for no version)."""
+    return None if version is None else version.number
 
 
 class PromotionJob(base.Job):
@@ -24,6 +40,12 @@ class PromotionJob(base.Job):
     The candidate and the current holder of the alias are scored on the evaluation data with
     `metric`: a candidate that scores worse is refused (a `CheckError`, exit code 4) unless `force`.
     The first promotion (no holder yet) always passes; promoting the holder again changes nothing.
+
+    The move is a compare-and-set under the registered model's lock: two promotions never
+    interleave, and the holder is read again right before the alias moves (if another tool moved
+    it meanwhile, the candidate is scored against the new holder, at most `attempts` times). Only
+    "alias not found" means "no holder": any other registry error stops the job (fail closed).
+    Each move is recorded on the registered model (who, when, from which version, why).
 
     Attributes:
         alias: alias to move.
@@ -34,6 +56,8 @@ class PromotionJob(base.Job):
         targets: reader of the evaluation targets.
         loader: loader of the candidate and the current holder of the alias.
         force: promote even a candidate that scores worse than the current holder.
+        lock_timeout: seconds to wait for another promotion of the same model to finish.
+        attempts: times to score against a holder that changed during the scoring.
         run_config: settings of the MLflow run.
     """
 
@@ -46,120 +70,145 @@ class PromotionJob(base.Job):
         default=metrics_.SklearnMetric(name="root_mean_squared_error"), discriminator="KIND"
     )
     inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_test.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_test"), discriminator="KIND"
     )
     targets: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/targets_test.parquet"), discriminator="KIND"
+        default=catalog.reader("targets_test"), discriminator="KIND"
     )
     loader: registries.LoaderKind = pdt.Field(
         default=registries.SklearnLoader(), discriminator="KIND"
     )
     force: bool = False
+    lock_timeout: float = pdt.Field(default=300.0, gt=0)
+    attempts: int = pdt.Field(default=3, gt=0)
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Promotion"
     )
 
-    def candidate(self, client: MlflowClient, name: str) -> ModelVersion:
-        """Return the version to promote: the given one, the latest or the best by the metric."""
-        if self.version is not None:
-            uri = registries.uri_for_model_version(name, self.version)
-            return T.cast("ModelVersion", registries.resolve(uri))  # models:/ URIs resolve or raise
-        versions = client.search_model_versions(filter_string=f"name='{name}'")
-        if not versions:
-            raise DataError(f"models:/{name}: no registered version to promote")
-        if self.strategy == "latest":
-            return max(versions, key=lambda version: int(version.version))
-        scored = []  # newest first: the latest version wins a tie
-        for version in sorted(versions, key=lambda version: -int(version.version)):
-            if not version.run_id:
-                continue
-            score = client.get_run(version.run_id).data.metrics.get(self.metric.name)
-            if score is not None:
-                scored.append((score, version))
-        if not scored:
-            raise DataError(f"models:/{name}: no version has a training metric {self.metric.name}")
-        best_score, best = scored[0]
-        for score, version in scored[1:]:
-            if self.metric.better(score, best_score):
-                best_score, best = score, version
-        return best
-
-    def holder(self, client: MlflowClient, name: str) -> ModelVersion | None:
-        """Return the version that holds the alias now (None before the first promotion)."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return client.get_model_version_by_alias(name=name, alias=self.alias)
-        except MlflowException:
-            return None
-
-    def score(
-        self, role: str, version: ModelVersion, inputs: pd.DataFrame, targets: pd.DataFrame
-    ) -> float:
-        """Score a version on the evaluation data, and log the score as `<role>_<metric>`."""
-        import mlflow
-
-        from bikes.core.schemas import TARGET
-
-        uri = registries.uri_for_model_version(version.name, version.version)
-        outputs = self.loader.load(uri).predict(inputs)
-        score = self.metric.score(targets[TARGET], outputs["prediction"])
-        mlflow.log_metric(f"{role}_{self.metric.name}", score)
-        logger.info(
-            "{} version {}: {} = {:.4g}", role.title(), version.version, self.metric.name, score
-        )
-        return score
-
     @T.override
-    def run(self) -> base.Locals:
-        import mlflow
-
-        from bikes.core import schemas
-
-        client = self.mlflow_service.client()
-        name = self.mlflow_service.registry_name
-        candidate = self.candidate(client, name)
-        champion = self.holder(client, name)
-        promoted = False
-        with self.mlflow_service.run_context(run_config=self.run_config) as run:
-            mlflow.log_params(
+    def run(self) -> PromotionResult:
+        registry = self.mlflow_service.registry()
+        candidate = self.candidate(registry)
+        with self.run_context(self.run_config) as run, registry.lock(self.lock_timeout):
+            run.log_params(
                 {
                     "alias": self.alias,
-                    "candidate_version": candidate.version,
-                    "champion_version": champion.version if champion else None,
+                    "candidate_version": candidate.number,
                     "strategy": "version" if self.version is not None else self.strategy,
                     "metric": self.metric.name,
                     "force": self.force,
                 }
             )
-            if champion is not None and str(champion.version) == str(candidate.version):
-                logger.info("{} version {} already holds {}", name, candidate.version, self.alias)
-                return locals()
-            # evaluate
-            inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
-            targets = schemas.TargetsSchema.check(self.targets.read(), origin=self.targets.path)
-            mlflow.log_input(self.inputs.lineage(name="inputs", data=inputs), context="evaluation")
-            candidate_score = self.score("candidate", candidate, inputs, targets)
-            if champion is not None:
-                champion_score = self.score("champion", champion, inputs, targets)
-                if self.metric.better(champion_score, candidate_score):
-                    message = (
-                        f"refused to promote {name} version {candidate.version} to '{self.alias}':"
-                        f" its {self.metric.name} = {candidate_score:.4g} is worse than"
-                        f" {champion_score:.4g} of version {champion.version} (the current"
-                        f" '{self.alias}'); set force: true to promote it anyway"
-                    )
-                    if not self.force:
-                        raise CheckError(message)
-                    logger.warning("Forced: {}", message.replace("refused to promote", "promoting"))
-            # promote
-            client.set_registered_model_alias(
-                name=name, alias=self.alias, version=candidate.version
+            result = self.gate(run, registry, candidate)
+        if result.promoted:
+            self.alerts_service.notify(
+                title="Promotion Job Finished",
+                message=f"{registry.name} version {candidate.number} is now '{self.alias}'",
             )
-            promoted = True
-            logger.info("Promoted {} version {} to {}", name, candidate.version, self.alias)
-        self.alerts_service.notify(
-            title="Promotion Job Finished",
-            message=f"{name} version {candidate.version} is now '{self.alias}'",
+        return result
+
+    def candidate(self, registry: tracking.Registry) -> tracking.Version:
+        """Return the version to promote: the given one, the latest or the best by the metric."""
+        if self.version is not None:
+            return registry.version(self.version)
+        versions = registry.versions()
+        if not versions:
+            raise DataError(f"models:/{registry.name}: no registered version to promote")
+        if self.strategy == "latest":
+            return versions[-1]
+        scored = [(registry.run_metric(version, self.metric.name), version) for version in versions]
+        best: tuple[float, tracking.Version] | None = None
+        for score, version in reversed(scored):  # newest first: the latest version wins a tie
+            if score is not None and (best is None or self.metric.better(score, best[0])):
+                best = (score, version)
+        if best is None:
+            raise DataError(
+                f"models:/{registry.name}: no version has a training metric {self.metric.name}"
+            )
+        return best[1]
+
+    def gate(
+        self, run: tracking.Run, registry: tracking.Registry, candidate: tracking.Version
+    ) -> PromotionResult:
+        """Score the candidate against the holder, and move the alias if it is not worse."""
+        holder = registry.holder(self.alias)
+        scores: dict[str, float] = {}
+        test: datasets.Labelled | None = None
+        for _ in range(self.attempts):
+            if number(holder) == candidate.number:
+                logger.info("{} version {} holds {}", registry.name, candidate.number, self.alias)
+                return PromotionResult(
+                    run.id, self.alias, candidate.number, number(holder), False, scores
+                )
+            test = test or self.evaluation_data(run)
+            scores.setdefault("candidate", self.score(run, "candidate", candidate, test))
+            if holder is not None:
+                scores["champion"] = self.score(run, "champion", holder, test)
+            reason = self.verdict(registry, candidate, holder, scores)
+            moved = registry.holder(self.alias)  # compare-and-set: the holder that was scored?
+            if number(moved) == number(holder):
+                registry.move_alias(self.alias, candidate, reason=reason, previous=holder)
+                run.set_tags({"champion_version": number(holder), "promoted": "true"})
+                logger.info(
+                    "Promoted {} version {} to {} ({})",
+                    registry.name,
+                    candidate.number,
+                    self.alias,
+                    reason,
+                )
+                return PromotionResult(
+                    run.id, self.alias, candidate.number, number(holder), True, scores
+                )
+            logger.warning(
+                "{} moved to version {} meanwhile: scoring against it", self.alias, number(moved)
+            )
+            holder = moved
+        message = (
+            f"'{self.alias}' of {registry.name} kept moving: gave up after {self.attempts} attempts"
         )
-        return locals()
+        raise CheckError(message)
+
+    def evaluation_data(self, run: tracking.Run) -> datasets.Labelled:
+        """Read and validate the evaluation data, and log it as the run's input."""
+        test = datasets.read_labelled(self.inputs, self.targets)
+        run.log_input(self.inputs.lineage(name="inputs", data=test.inputs), context="evaluation")
+        return test
+
+    def verdict(
+        self,
+        registry: tracking.Registry,
+        candidate: tracking.Version,
+        holder: tracking.Version | None,
+        scores: dict[str, float],
+    ) -> str:
+        """Return why the candidate may take the alias, or raise a `CheckError` if it may not."""
+        name = self.metric.name
+        if holder is None:
+            return f"first '{self.alias}': {name} = {scores['candidate']:.4g}"
+        if not self.metric.better(scores["champion"], scores["candidate"]):
+            candidate_score, holder_score = scores["candidate"], scores["champion"]
+            return f"{name} = {candidate_score:.4g}, version {holder.number}'s = {holder_score:.4g}"
+        message = (
+            f"refused to promote {registry.name} version {candidate.number} to '{self.alias}':"
+            f" its {name} = {scores['candidate']:.4g} is worse than {scores['champion']:.4g} of"
+            f" version {holder.number} (the current '{self.alias}'); set force: true to promote it"
+            " anyway"
+        )
+        if not self.force:
+            raise CheckError(message)
+        logger.warning("Forced: {}", message.replace("refused to promote", "promoting"))
+        return "forced: " + message.removeprefix("refused to promote ")
+
+    def score(
+        self, run: tracking.Run, role: str, version: tracking.Version, test: datasets.Labelled
+    ) -> float:
+        """Score a version on the evaluation data, and log the score as `<role>_<metric>`."""
+        from bikes.core.schemas import TARGET
+
+        outputs = self.loader.load(version.uri).predict(test.inputs)
+        score = self.metric.score(test.targets[TARGET], outputs["prediction"])
+        run.log_metrics({f"{role}_{self.metric.name}": score})
+        logger.info(
+            "{} version {}: {} = {:.4g}", role.title(), version.number, self.metric.name, score
+        )
+        return score

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess  # nosec B404  # runs git only, with fixed arguments
@@ -14,9 +15,14 @@ from loguru import logger
 from bikes.core import metrics as metrics_
 from bikes.core import models
 from bikes.core.errors import ConfigError
-from bikes.io import configs, datasets, registries, services
+from bikes.io import catalog, configs, datasets, registries, services
 from bikes.jobs import base
 from bikes.utils import signers
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+
+    from bikes.io import tracking
 
 UNKNOWN_COMMIT = "unknown"
 
@@ -61,6 +67,17 @@ def read_params(path: str) -> dict[str, T.Any] | None:
     return params
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingResult(base.Result):
+    """The registered version of the trained model, and its scores on the held-out split."""
+
+    run_id: str
+    version: int
+    scores: dict[str, float]
+    train_rows: int
+    test_rows: int
+
+
 class TrainingJob(base.Job):
     """Fit a model on the train split, score it on the test split, log it and register it.
 
@@ -83,16 +100,16 @@ class TrainingJob(base.Job):
     KIND: T.Literal["TrainingJob"] = "TrainingJob"
 
     inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_train.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_train"), discriminator="KIND"
     )
     targets: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/targets_train.parquet"), discriminator="KIND"
+        default=catalog.reader("targets_train"), discriminator="KIND"
     )
     test_inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_test.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_test"), discriminator="KIND"
     )
     test_targets: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/targets_test.parquet"), discriminator="KIND"
+        default=catalog.reader("targets_test"), discriminator="KIND"
     )
     model: models.ModelKind = pdt.Field(
         default_factory=models.GradientBoostingModel, discriminator="KIND"
@@ -122,72 +139,66 @@ class TrainingJob(base.Job):
         return configs.validate(type(model), settings, origin=self.params_file)
 
     @T.override
-    def run(self) -> base.Locals:
-        import mlflow
-
+    def run(self) -> TrainingResult:
         from bikes.core import schemas
 
         model = self.tuned_model()
-        with self.mlflow_service.run_context(run_config=self.run_config) as run:
-            logger.info("Training run {} ({})", run.info.run_name, run.info.run_id)
-            # read and validate
-            inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
-            targets = schemas.TargetsSchema.check(self.targets.read(), origin=self.targets.path)
-            test_inputs = schemas.InputsSchema.check(
-                self.test_inputs.read(), origin=self.test_inputs.path
-            )
-            test_targets = schemas.TargetsSchema.check(
-                self.test_targets.read(), origin=self.test_targets.path
-            )
-            logger.info("Read {} train and {} test rows", len(inputs), len(test_inputs))
-            # lineage
-            inputs_lineage = self.inputs.lineage(name="inputs_train", data=inputs)
-            lineages = [
-                (inputs_lineage, "training"),
-                (self.targets.lineage(name="targets_train", data=targets), "training"),
-                (self.test_inputs.lineage(name="inputs_test", data=test_inputs), "testing"),
-                (self.test_targets.lineage(name="targets_test", data=test_targets), "testing"),
-            ]
-            for lineage, context in lineages:
-                mlflow.log_input(dataset=lineage, context=context)
-            # fit
-            logger.info("Fitting {} on {} rows", model.KIND, len(inputs))
-            mlflow.log_params({"model": model.KIND, **model.get_params()})
-            model.fit(inputs=inputs, targets=targets)
-            # score
-            outputs = schemas.OutputsSchema.check(model.predict(test_inputs), origin="predictions")
+        with self.run_context(self.run_config) as run:
+            logger.info("Training run {} ({})", run.name, run.id)
+            train, test, digest = self.read(run)
+            logger.info("Fitting {} on {} rows", model.KIND, len(train.inputs))
+            run.log_params({"model": model.KIND, **model.get_params()})
+            model.fit(inputs=train.inputs, targets=train.targets)
+            outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin="predictions")
+            actual = test.targets[schemas.TARGET]
             scores = {
-                metric.name: metric.score(test_targets[schemas.TARGET], outputs["prediction"])
-                for metric in self.metrics
+                metric.name: metric.score(actual, outputs["prediction"]) for metric in self.metrics
             }
-            mlflow.log_metrics(scores)
-            logger.info("Test scores: {}", scores)
-            # save
-            columns = registries.model_columns(
-                model.get_internal_model(), list(test_inputs.columns)
-            )
-            signature = self.signer.sign(inputs=test_inputs[columns], outputs=outputs)
-            model_info = self.saver.save(
-                model=model, signature=signature, inputs=test_inputs[columns]
-            )
-            # register
-            tags = {"git_commit": git_commit(), "data_digest": inputs_lineage.digest}
-            mlflow.set_tags(tags)
-            name = self.mlflow_service.registry_name
-            model_version = self.registry.register(
-                name=name, model_uri=model_info.model_uri, tags=tags
-            )
-            logger.info("Registered {} version {}", name, model_version.version)
-            if self.registry_alias is not None:
-                client = self.mlflow_service.client()
-                client.set_registered_model_alias(
-                    name=name, alias=self.registry_alias, version=model_version.version
-                )
-                logger.info(
-                    "Alias {} now points to version {}", self.registry_alias, model_version.version
-                )
+            run.log_metrics(scores)
+            logger.info("Test scores: {}", base.rounded(scores))
+            version = self.register(run, model, test.inputs, outputs, digest)
         self.alerts_service.notify(
             title="Training Job Finished",
-            message=f"{name} version {model_version.version}: {scores}",
+            message=f"{version.name} version {version.number}: {base.rounded(scores)}",
         )
-        return locals()
+        return TrainingResult(run.id, version.number, scores, len(train.inputs), len(test.inputs))
+
+    def read(self, run: tracking.Run) -> tuple[datasets.Labelled, datasets.Labelled, str]:
+        """Read and validate the splits, log them as the run's inputs; return the train digest."""
+        train = datasets.read_labelled(self.inputs, self.targets)
+        test = datasets.read_labelled(self.test_inputs, self.test_targets)
+        logger.info("Read {} train and {} test rows", len(train.inputs), len(test.inputs))
+        lineages = [
+            (self.inputs.lineage(name="inputs_train", data=train.inputs), "training"),
+            (self.targets.lineage(name="targets_train", data=train.targets), "training"),
+            (self.test_inputs.lineage(name="inputs_test", data=test.inputs), "testing"),
+            (self.test_targets.lineage(name="targets_test", data=test.targets), "testing"),
+        ]
+        for lineage, context in lineages:
+            run.log_input(lineage, context=context)
+        return train, test, lineages[0][0].digest
+
+    def register(
+        self,
+        run: tracking.Run,
+        model: models.Model,
+        inputs: pd.DataFrame,
+        outputs: pd.DataFrame,
+        data_digest: str,
+    ) -> tracking.Version:
+        """Save the model with its signature, register it, and move `registry_alias` to it."""
+        columns = registries.model_columns(model.get_internal_model(), list(inputs.columns))
+        signature = self.signer.sign(inputs=inputs[columns], outputs=outputs)
+        info = self.saver.save(model=model, signature=signature, inputs=inputs[columns])
+        tags = {"git_commit": git_commit(), "data_digest": data_digest}
+        run.set_tags(tags)
+        registry = self.mlflow_service.registry()
+        version = self.registry.register(name=registry.name, model_uri=info.model_uri, tags=tags)
+        logger.info("Registered {} version {}", version.name, version.number)
+        if self.registry_alias is not None:
+            previous = registry.holder(self.registry_alias)
+            registry.move_alias(
+                self.registry_alias, version, reason="set by the training job", previous=previous
+            )
+            logger.info("Alias {} now points to version {}", self.registry_alias, version.number)
+        return version

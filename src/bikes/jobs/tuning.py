@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing as T
 
@@ -9,12 +10,29 @@ import pydantic as pdt
 from loguru import logger
 
 from bikes.core import metrics, models
-from bikes.io import datasets, services
+from bikes.io import catalog, datasets, services
 from bikes.jobs import base
 from bikes.utils import searchers, splitters
 
 if T.TYPE_CHECKING:
     import pandas as pd
+
+    from bikes.io import tracking
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningResult(base.Result):
+    """The params kept by the search, their score, the trials, and where the params were written.
+
+    `trials` holds one row a trial: `trial`, `state`, `params`, mean `score`, `fold_<k>` scores.
+    """
+
+    run_id: str
+    best_trial: int
+    best_score: float
+    best_params: dict[str, T.Any]
+    trials: pd.DataFrame
+    params_file: str
 
 
 class TuningJob(base.Job):
@@ -40,10 +58,10 @@ class TuningJob(base.Job):
 
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(name="Tuning")
     inputs: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/inputs_train.parquet"), discriminator="KIND"
+        default=catalog.reader("inputs_train"), discriminator="KIND"
     )
     targets: datasets.ReaderKind = pdt.Field(
-        default=datasets.ParquetReader(path="data/targets_train.parquet"), discriminator="KIND"
+        default=catalog.reader("targets_train"), discriminator="KIND"
     )
     model: models.ModelKind = pdt.Field(
         default_factory=models.GradientBoostingModel, discriminator="KIND"
@@ -57,7 +75,7 @@ class TuningJob(base.Job):
     searcher: searchers.SearcherKind = pdt.Field(
         default_factory=searchers.OptunaSearcher, discriminator="KIND"
     )
-    params_file: str = "outputs/tuning/best_params.json"
+    params_file: str = catalog.path("best_params")
 
     @pdt.model_validator(mode="after")
     def searchable(self) -> T.Self:
@@ -78,77 +96,64 @@ class TuningJob(base.Job):
         return self
 
     @T.override
-    def run(self) -> base.Locals:
-        import mlflow
-
+    def run(self) -> TuningResult:
         from bikes.core import schemas
 
-        # read
-        inputs = schemas.InputsSchema.check(self.inputs.read(), origin=self.inputs.path)
-        targets = schemas.TargetsSchema.check(self.targets.read(), origin=self.targets.path)
-        if not inputs.index.equals(targets.index):
-            raise_misaligned(self.inputs.path, self.targets.path, inputs, targets)
-        logger.info("Read {} train rows from {}", len(inputs), self.inputs.path)
-        with self.mlflow_service.run_context(run_config=self.run_config) as run:
-            mlflow.log_input(self.inputs.lineage(name="inputs_train", data=inputs), context="train")
-            mlflow.log_input(
-                self.targets.lineage(name="targets_train", data=targets, targets=schemas.TARGET),
-                context="train",
+        train = datasets.read_labelled(self.inputs, self.targets)
+        logger.info("Read {} train rows from {}", len(train.inputs), self.inputs.path)
+        with self.run_context(self.run_config) as run:
+            run.log_input(self.inputs.lineage(name="inputs_train", data=train.inputs), "train")
+            lineage = self.targets.lineage(
+                name="targets_train", data=train.targets, targets=schemas.TARGET
             )
-            # search
-            results, best_trial, best_score, best_params = self.searcher.search(
+            run.log_input(lineage, "train")
+            trials, best_trial, best_score, best_params = self.searcher.search(
                 model=self.model,
                 metric=self.metric,
-                inputs=inputs,
-                targets=targets,
+                inputs=train.inputs,
+                targets=train.targets,
                 cv=self.splitter,
             )
             logger.info(
-                "Best {} = {:.4f} (trial {}) with {}",
+                "Best {} = {:.4g} (trial {}) with {}",
                 self.metric.name,
                 best_score,
                 best_trial,
                 best_params,
             )
-            # log
-            self.log_trials(results)
+            self.log_trials(run, trials)
             best_json = json.dumps(best_params, sort_keys=True)
-            mlflow.log_params(best_params)
-            mlflow.log_metric(f"best_{self.metric.name}", best_score)
-            mlflow.set_tags(
+            run.log_params(best_params)
+            run.log_metrics({f"best_{self.metric.name}": best_score})
+            run.set_tags(
                 {
                     "best_params": best_json,
-                    "best_trial": str(best_trial),
+                    "best_trial": best_trial,
                     "model": self.model.KIND,
                     "searcher": self.searcher.KIND,
                     "splitter": self.splitter.KIND,
-                    "n_trials": str(len(results)),
+                    "n_trials": len(trials),
                 }
             )
-            # write
             with datasets.atomic_path(self.params_file) as temporary:
                 temporary.write_text(best_json + "\n", encoding="utf-8")
-            mlflow.log_artifact(self.params_file)
+            run.log_artifact(self.params_file)
             logger.info("Wrote the best params to {}", self.params_file)
         self.alerts_service.notify(
             title="Tuning Job Finished",
-            message=f"best {self.metric.name} = {best_score:.4f} in {len(results)} trials",
+            message=f"best {self.metric.name} = {best_score:.4g} in {len(trials)} trials",
         )
-        return locals()
+        return TuningResult(run.id, best_trial, best_score, best_params, trials, self.params_file)
 
-    def log_trials(self, results: pd.DataFrame) -> None:
-        """Log each trial as a child run of the active run: params, mean and fold scores."""
+    def log_trials(self, run: tracking.Run, trials: pd.DataFrame) -> None:
+        """Log each trial as a child run of the run: params, mean and fold scores."""
         import math
 
-        import mlflow
-
-        folds = [column for column in results.columns if column.startswith("fold_")]
-        for trial in results.to_dict("records"):
-            with mlflow.start_run(
-                run_name=f"trial-{trial['trial']}", nested=True, log_system_metrics=False
-            ):
-                mlflow.log_params(trial["params"])
-                mlflow.set_tag("state", trial["state"])
+        folds = [column for column in trials.columns if column.startswith("fold_")]
+        for trial in trials.to_dict("records"):
+            with run.child(f"trial-{trial['trial']}") as child:
+                child.log_params(trial["params"])
+                child.set_tags({"state": trial["state"]})
                 scores = {
                     f"{self.metric.name}_{fold}": trial[fold]
                     for fold in folds
@@ -156,16 +161,4 @@ class TuningJob(base.Job):
                 }
                 if not math.isnan(trial["score"]):
                     scores[self.metric.name] = trial["score"]
-                mlflow.log_metrics(scores)
-
-
-def raise_misaligned(
-    inputs_path: str, targets_path: str, inputs: pd.DataFrame, targets: pd.DataFrame
-) -> T.NoReturn:
-    """Raise a `DataError`: inputs and targets must have the same rows, in the same order."""
-    from bikes.core.errors import DataError
-
-    raise DataError(
-        f"{inputs_path} and {targets_path}: inputs ({len(inputs)} rows) and targets"
-        f" ({len(targets)} rows) do not have the same index"
-    )
+                child.log_metrics(scores)

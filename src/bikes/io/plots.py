@@ -1,0 +1,135 @@
+"""Figures of the jobs: predictions against actual counts, residuals, SHAP values, importances.
+
+Every figure is drawn by matplotlib's Agg backend on its own canvas: no display, no global pyplot
+state, safe in any thread.
+"""
+
+from __future__ import annotations
+
+import typing as T
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from sklearn.pipeline import Pipeline
+
+
+def figure(width: float = 10.0, height: float = 5.0) -> Figure:
+    """Return a figure drawn by the Agg backend (no display, no global pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    result = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(result)
+    return result
+
+
+def timestamps(inputs: pd.DataFrame) -> pd.Series[T.Any]:
+    """Return the hour of each input: its day (`dteday`) plus its hour (`hr`)."""
+    import pandas as pd
+
+    return pd.to_datetime(inputs["dteday"]) + pd.to_timedelta(inputs["hr"], unit="h")
+
+
+def over_time(
+    inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
+) -> Figure:
+    """Plot the daily totals of actual and predicted rentals (hours are unreadable over months)."""
+    import pandas as pd
+
+    daily = (
+        pd.DataFrame({"actual": actual.to_numpy(), "predicted": predicted.to_numpy()})
+        .set_index(pd.DatetimeIndex(timestamps(inputs).to_numpy()))
+        .resample("D")
+        .sum()
+    )
+    result = figure()
+    axes = result.subplots()
+    axes.plot(daily.index, daily["actual"], label="actual", linewidth=1.2)
+    axes.plot(daily.index, daily["predicted"], label="predicted", linewidth=1.2)
+    axes.set(title="Rentals a day: actual and predicted", xlabel="day", ylabel="rentals a day")
+    axes.legend()
+    return result
+
+
+def against_actual(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Figure:
+    """Plot the predicted against the actual rentals of each hour."""
+    result = figure(6.0, 6.0)
+    axes = result.subplots()
+    axes.scatter(actual, predicted, s=4, alpha=0.3)
+    top = float(max(actual.max(), predicted.max()))
+    axes.plot([0, top], [0, top], color="black", linewidth=1, label="perfect")
+    axes.set(
+        title="Predicted against actual",
+        xlabel="actual rentals an hour",
+        ylabel="predicted rentals an hour",
+    )
+    axes.legend()
+    return result
+
+
+def residuals(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Figure:
+    """Plot the distribution of the residuals, and the residuals against the predictions."""
+    errors = actual - predicted
+    result = figure(12.0, 5.0)
+    left, right = result.subplots(1, 2)
+    left.hist(errors, bins=60)
+    left.set(title="Residuals (actual - predicted)", xlabel="rentals an hour", ylabel="hours")
+    right.scatter(predicted, errors, s=4, alpha=0.3)
+    right.axhline(0, color="black", linewidth=1)
+    right.set(
+        title="Residuals against predictions",
+        xlabel="predicted rentals an hour",
+        ylabel="residual (rentals an hour)",
+    )
+    return result
+
+
+def evaluation(
+    inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
+) -> dict[str, Figure]:
+    """Return the figures of an evaluation by name: over time, against actual, residuals."""
+    return {
+        "predictions_over_time": over_time(inputs, actual, predicted),
+        "predicted_vs_actual": against_actual(actual, predicted),
+        "residuals": residuals(actual, predicted),
+    }
+
+
+def feature_values(pipeline: Pipeline, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Return the features that the pipeline's last step sees (the values that SHAP explains)."""
+    import pandas as pd
+
+    features = pipeline[:-1].transform(inputs)
+    if hasattr(features, "toarray"):  # a sparse matrix (one-hot encodings)
+        features = features.toarray()
+    names = list(pipeline[:-1].get_feature_names_out())
+    return pd.DataFrame(features, columns=names, index=inputs.index)
+
+
+def shap_summary(shap_values: pd.DataFrame, features: pd.DataFrame) -> Figure:
+    """Plot the SHAP values of each feature, colored by the feature's value (a beeswarm)."""
+    import shap
+
+    result = figure(9.0, 0.45 * shap_values.shape[1] + 1.5)
+    axes = result.subplots()
+    explanation = shap.Explanation(
+        values=shap_values.to_numpy(),
+        data=features[shap_values.columns].to_numpy(dtype=float),
+        feature_names=list(shap_values.columns),
+    )
+    shap.plots.beeswarm(
+        explanation, max_display=shap_values.shape[1], ax=axes, show=False, plot_size=None
+    )
+    axes.set_title("SHAP values of the samples")
+    return result
+
+
+def importances(ranking: pd.DataFrame) -> Figure:
+    """Plot the features by their mean absolute SHAP value."""
+    result = figure(8.0, 0.35 * len(ranking) + 1.5)
+    axes = result.subplots()
+    ranked = ranking.iloc[::-1]
+    axes.barh(ranked["feature"], ranked["importance"])
+    axes.set(title="Feature importances (mean |SHAP value|)", xlabel="mean |SHAP value|")
+    return result
