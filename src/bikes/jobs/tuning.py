@@ -96,7 +96,7 @@ class TuningJob(base.Job):
                 context="train",
             )
             # search
-            results, best_trial, best_score, best_params = self.searcher.search(
+            result = self.searcher.search(
                 model=self.model,
                 metric=self.metric,
                 inputs=inputs,
@@ -106,23 +106,23 @@ class TuningJob(base.Job):
             logger.info(
                 "Best {} = {:.4f} (trial {}) with {}",
                 self.metric.name,
-                best_score,
-                best_trial,
-                best_params,
+                result.best_score,
+                result.best_trial,
+                result.best_params,
             )
             # log
-            self.log_trials(results)
-            best_json = json.dumps(best_params, sort_keys=True)
-            mlflow.log_params(best_params)
-            mlflow.log_metric(f"best_{self.metric.name}", best_score)
+            self.log_trials(result.trials)
+            best_json = json.dumps(result.best_params, sort_keys=True)
+            mlflow.log_params(result.best_params)
+            mlflow.log_metric(f"best_{self.metric.name}", result.best_score)
             mlflow.set_tags(
                 {
                     "best_params": best_json,
-                    "best_trial": str(best_trial),
+                    "best_trial": str(result.best_trial),
                     "model": self.model.KIND,
                     "searcher": self.searcher.KIND,
                     "splitter": self.splitter.KIND,
-                    "n_trials": str(len(results)),
+                    "n_trials": str(len(result.trials)),
                 }
             )
             # write
@@ -132,7 +132,9 @@ class TuningJob(base.Job):
             logger.info("Wrote the best params to {}", self.params_file)
         self.alerts_service.notify(
             title="Tuning Job Finished",
-            message=f"best {self.metric.name} = {best_score:.4f} in {len(results)} trials",
+            message=(
+                f"best {self.metric.name} = {result.best_score:.4f} in {len(result.trials)} trials"
+            ),
         )
         return locals()
 
