@@ -132,7 +132,14 @@ class OptunaSearcher(Searcher):
         )
         with joblib.Parallel(n_jobs=self.n_jobs) as parallel:
             objective = Objective(
-                self.space, model, metric, inputs, targets, splits, parallel, workers
+                space=self.space,
+                model=model,
+                metric=metric,
+                inputs=inputs,
+                targets=targets,
+                splits=splits,
+                parallel=parallel,
+                workers=workers,
             )
             study.optimize(
                 objective,
@@ -179,7 +186,7 @@ def model_params(model: Model, space: dict[str, DistributionKind]) -> Params:
     }
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Objective:
     """What a study optimizes: the mean fold score of a trial's params, each trial kept as a row.
 
