@@ -44,10 +44,6 @@ class Stats:
             iqr=iqr,
         )
 
-    def scaled(self, factor: float) -> Stats:
-        """Return the same statistics multiplied by a positive factor (e.g. a unit change)."""
-        return Stats.of([value * factor for value in self.values])
-
     def inverse(self, numerator: float) -> Stats:
         """Return the statistics of `numerator / value` (e.g. rows/s from seconds)."""
         return Stats.of([numerator / max(value, 1e-12) for value in self.values])

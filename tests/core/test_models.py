@@ -1,4 +1,4 @@
-"""Tests of the models: fit, predict, tune, explain, and no leakage of the target."""
+"""Tests of the models: fit, predict, params, explanations, and no leakage of the target."""
 
 from __future__ import annotations
 
@@ -62,9 +62,9 @@ def test_predictions_ignore_the_leaking_columns(hours: pd.DataFrame) -> None:
 
 
 def test_params_round_trip() -> None:
-    model = models.GradientBoostingModel()
-    assert model.set_params(learning_rate=0.05, max_iter=10) is model
+    model = models.GradientBoostingModel(learning_rate=0.05, max_iter=10)
     assert model.get_params()["learning_rate"] == 0.05
+    assert "KIND" not in model.get_params()
     assert models.GradientBoostingModel(**model.get_params()) == model
     with pytest.raises(ValueError, match="not fitted"):
         model.predict(pd.DataFrame())
@@ -73,11 +73,12 @@ def test_params_round_trip() -> None:
 def test_explanations_cover_every_feature(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     inputs, targets = data
     model = models.GradientBoostingModel(max_iter=FAST).fit(inputs, targets)
-    values = model.explain_samples(inputs.head(50))
+    values = models.shap_values(model.get_internal_model(), inputs.head(50))
     schemas.SHAPValuesSchema.check(values)
     assert values.shape == (50, 12)
     assert values.index.equals(inputs.head(50).index)
-    importances = schemas.FeatureImportancesSchema.check(model.explain_model(inputs.head(200)))
+    samples = models.shap_values(model.get_internal_model(), inputs.head(200))
+    importances = schemas.FeatureImportancesSchema.check(models.feature_importances(samples))
     assert importances["feature"].iloc[0] == "hr"
     assert importances["importance"].is_monotonic_decreasing
 

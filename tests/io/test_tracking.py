@@ -126,7 +126,7 @@ def test_local_lock_serializes_and_times_out(registered_model: dict[str, str]) -
 def test_local_store_paths() -> None:
     assert locks.local_store("sqlite:///data/mlflow.db") == Path("data/mlflow.db")
     assert locks.local_store("sqlite:////abs/mlflow.db") == Path("/abs/mlflow.db")
-    assert locks.local_store("file:///tmp/mlruns") == Path("/tmp/mlruns")
+    assert locks.local_store("file:///srv/mlruns") == Path("/srv/mlruns")
     assert locks.local_store("mlruns") == Path("mlruns")
     assert locks.local_store("http://127.0.0.1:5000") is None
     assert locks.local_store("postgresql://u@h/db") is None

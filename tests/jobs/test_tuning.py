@@ -43,13 +43,13 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
     )
     with job as runner:
         out = runner.run()
+    result = out  # the search's result, as the tuning job kept it
+    assert isinstance(result, jobs.TuningResult)
     # the best params: a file the training job reads, usable by the model
     params = json.loads(Path("outputs/tuning/best_params.json").read_text(encoding="utf-8"))
-    assert params == out.best_params
+    assert params == result.best_params
     assert set(params) == {"learning_rate", "max_iter"}
-    first = T.cast(
-        "dict[str, T.Any]", out.trials.at[0, "params"]
-    )  # the model's params, those in the space
+    first = result.trials["params"].iloc[0]  # the model's params, those in the space
     assert first["learning_rate"] == 0.1 and 5 <= first["max_iter"] <= 30
     model = GradientBoostingModel(**params)
     inputs = pd.read_parquet(prepared["inputs_train"])
@@ -59,7 +59,7 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
     client = MlflowClient(tracking_uri=tracking_uri)
     parent = client.get_run(out.run_id)
     assert json.loads(parent.data.tags["best_params"]) == params
-    assert parent.data.metrics["best_root_mean_squared_error"] == out.best_score
+    assert parent.data.metrics["best_root_mean_squared_error"] == result.best_score
     assert parent.data.params == {name: str(value) for name, value in params.items()}
     assert parent.inputs is not None
     assert [dataset.dataset.name for dataset in parent.inputs.dataset_inputs] == [
@@ -71,11 +71,11 @@ def test_tuning_logs_trials_as_child_runs_and_writes_best_params(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
-    assert len(children) == len(out.trials) == 3
+    assert len(children) == len(result.trials) == 3
     scores = [child.data.metrics["root_mean_squared_error"] for child in children]
-    assert min(scores) == out.best_score
-    best = out.trials.loc[T.cast(int, out.trials["score"].idxmin())]
-    assert parent.data.tags["best_trial"] == str(best["trial"])
+    assert min(scores) == result.best_score
+    best = result.trials["trial"].iloc[result.trials["score"].argmin()]
+    assert parent.data.tags["best_trial"] == str(best) == str(result.best_trial)
     for child in children:
         assert set(child.data.params) == {"learning_rate", "max_iter"}
         folds = {f"root_mean_squared_error_fold_{k}" for k in (1, 2, 3)}

@@ -14,6 +14,7 @@ from bikes.core.errors import DataError
 from bikes.core.metrics import SklearnMetric
 from bikes.core.models import GradientBoostingModel, Model
 from bikes.utils import searchers
+from bikes.utils.searchers import selection, trials
 from bikes.utils.splitters import TimeSeriesSplitter
 
 if T.TYPE_CHECKING:
@@ -74,13 +75,14 @@ def test_grid_search_tries_every_combination_in_parallel(
     searcher = searchers.GridCVSearcher(
         param_grid={"max_iter": [5, 40], "max_leaf_nodes": [7]}, n_jobs=2, verbose=0
     )
-    results, best_trial, best_score, best_params = searcher.search(
+    result = searcher.search(
         model=GradientBoostingModel(),
         metric=SklearnMetric(),
         inputs=inputs,
         targets=targets,
         cv=TimeSeriesSplitter(n_splits=3),
     )
+    results = result.trials
     assert list(results.columns) == [
         "trial", "state", "params", "score", "fold_1", "fold_2", "fold_3",
     ]  # fmt: skip
@@ -90,9 +92,9 @@ def test_grid_search_tries_every_combination_in_parallel(
     ]
     folds = results[["fold_1", "fold_2", "fold_3"]]
     assert results["score"].tolist() == pytest.approx(folds.mean(axis=1).tolist())
-    assert best_score == results["score"].min() > 0  # an RMSE keeps its natural sign
-    assert best_params == {"max_iter": 40, "max_leaf_nodes": 7}  # more trees fit better
-    assert best_trial == 1
+    assert result.best_score == results["score"].min() > 0  # an RMSE keeps its natural sign
+    assert result.best_params == {"max_iter": 40, "max_leaf_nodes": 7}  # more trees fit better
+    assert result.best_trial == 1
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,7 @@ def test_searchers_honor_time_series_folds(
 ) -> None:
     inputs, targets = data
     cv = TimeSeriesSplitter(n_splits=3, test_size=168, gap=GAP)
-    results, *_ = searcher.search(ProbeModel(gap=GAP), SklearnMetric(), inputs, targets, cv)
+    results = searcher.search(ProbeModel(gap=GAP), SklearnMetric(), inputs, targets, cv).trials
     assert len(ProbeModel.fits) == 3 * len(results)
     starts, ends = zip(*ProbeModel.fits, strict=True)
     assert set(starts) == {int(inputs.index.min())}  # expanding windows from the first hour
@@ -137,9 +139,10 @@ def test_optuna_search_starts_with_the_model_and_finds_better(
         n_jobs=2,
     )
     model = GradientBoostingModel(learning_rate=0.05, max_iter=5, target="identity")
-    results, _, best_score, best_params = searcher.search(
+    result = searcher.search(
         model, SklearnMetric(name="r2_score"), inputs, targets, TimeSeriesSplitter(n_splits=2)
     )
+    results, best_score, best_params = result.trials, result.best_score, result.best_params
     assert results["trial"].tolist() == [0, 1, 2, 3]
     assert results.at[0, "params"] == {"learning_rate": 0.05, "max_iter": 5, "target": "identity"}
     assert best_score == results["score"].max() > results.at[0, "score"]  # r2: the greater
@@ -159,9 +162,9 @@ def test_optuna_search_prunes_trials_on_bad_folds(
         pruner_startup_trials=2,
         n_jobs=1,
     )
-    results, *_ = searcher.search(
+    results = searcher.search(
         ProbeModel(), SklearnMetric(), inputs, targets, TimeSeriesSplitter(n_splits=3)
-    )
+    ).trials
     pruned = results[results["state"] == searchers.PRUNED]
     assert not pruned.empty
     assert pruned["score"].isna().all()
@@ -179,17 +182,17 @@ def test_searchers_refuse_too_few_rows(data: tuple[pd.DataFrame, pd.DataFrame]) 
 
 
 def test_best_of_needs_a_complete_trial() -> None:
-    results = pd.DataFrame([searchers.trial_row(0, searchers.PRUNED, {"a": 1}, [1.0], 2)])
+    results = pd.DataFrame([trials.trial_row(0, searchers.PRUNED, {"a": 1}, [1.0], 2)])
     assert math.isnan(results["fold_2"].iloc[0])
     with pytest.raises(DataError, match="completed no trial"):
-        searchers.best_of(results, SklearnMetric())
+        selection.best_of(results, SklearnMetric())
 
 
-def trials(*folds: list[float]) -> pd.DataFrame:
+def complete(*folds: list[float]) -> pd.DataFrame:
     """Return complete trials of the given fold scores, with params naming their trial."""
     return pd.DataFrame(
         [
-            searchers.trial_row(number, searchers.COMPLETE, {"trial": number}, scores, len(scores))
+            trials.trial_row(number, searchers.COMPLETE, {"trial": number}, scores, len(scores))
             for number, scores in enumerate(folds)
         ]
     )
@@ -197,18 +200,24 @@ def trials(*folds: list[float]) -> pd.DataFrame:
 
 def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
     # the fold RMSEs of the model's defaults and of the best trial, tuned on the real data
-    results = trials([63.89, 70.92, 53.62], [72.70, 61.56, 53.49])
+    results = complete([63.89, 70.92, 53.62], [72.70, 61.56, 53.49])
     rmse = SklearnMetric()
-    best_trial, best_score, best_params = searchers.best_of(results, rmse)
-    assert best_trial == 1
-    assert best_score == pytest.approx(62.583, abs=1e-3)
-    assert best_params == {"trial": 1}
-    kept_trial, kept_score, kept_params = searchers.best_of(results, rmse, keep=0, within=1.0)
-    assert kept_trial == 0
+    best = selection.best_of(results, rmse)
+    assert best.trials is results
+    assert best.best_trial == 1
+    assert best.best_score == pytest.approx(62.583, abs=1e-3)
+    assert best.best_params == {"trial": 1}
+    kept = selection.best_of(results, rmse, keep=0, within=1.0)
+    assert kept.best_trial == 0
     # 0.23 better on average, but +- 5.2 fold by fold
-    assert kept_score == pytest.approx(62.81, abs=1e-3)
-    assert kept_params == {"trial": 0}
-    assert searchers.best_of(results, rmse, keep=0, within=0.0) == searchers.best_of(results, rmse)
+    assert kept.best_score == pytest.approx(62.81, abs=1e-3)
+    assert kept.best_params == {"trial": 0}
+    unkept = selection.best_of(results, rmse, keep=0, within=0.0)
+    assert (unkept.best_trial, unkept.best_score, unkept.best_params) == (
+        best.best_trial,
+        best.best_score,
+        best.best_params,
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,8 +233,9 @@ def test_best_of_keeps_a_trial_the_best_beats_only_by_noise() -> None:
 def test_best_of_replaces_a_kept_trial_by_a_consistently_better_one(
     metric: SklearnMetric, folds: tuple[list[float], list[float]], kept: bool
 ) -> None:
-    _, _, params = searchers.best_of(trials(*folds), metric, keep=0, within=1.0)
-    assert params == {"trial": 0 if kept else 1}
+    result = selection.best_of(complete(*folds), metric, keep=0, within=1.0)
+    assert result.best_params == {"trial": 0 if kept else 1}
+    assert result.best_trial == (0 if kept else 1)
 
 
 def test_optuna_search_keeps_the_model_unless_a_trial_beats_it_beyond_noise(
@@ -242,13 +252,12 @@ def test_optuna_search_keeps_the_model_unless_a_trial_beats_it_beyond_noise(
         searcher = searchers.OptunaSearcher(
             space=space, n_trials=8, timeout=None, pruning=False, n_jobs=1, keep_model_within=within
         )
-        results, best_trial, best_score, best_params = searcher.search(
-            model, SklearnMetric(), inputs, targets, cv
-        )
-        assert results.at[0, "params"] == {"level": 0.5 * level}
-        assert (best_params == results.at[0, "params"]) is kept
-        assert bool(best_score == results.at[0, "score"]) is kept
-        assert (best_trial == 0) is kept
+        result = searcher.search(model, SklearnMetric(), inputs, targets, cv)
+        first = result.trials.loc[0]
+        assert first["params"] == {"level": 0.5 * level}
+        assert (result.best_params == first["params"]) is kept
+        assert bool(result.best_score == first["score"]) is kept
+        assert (result.best_trial == 0) is kept
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,6 @@ from bikes.core.errors import CheckError
 
 if T.TYPE_CHECKING:
     import numpy.typing as npt
-    import pandas as pd
-
-    from bikes.core.models import Model
 
 METRIC_NAMES = (
     "d2_absolute_error_score",
@@ -50,13 +47,6 @@ class Metric(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     @abc.abstractmethod
     def score(self, targets: npt.ArrayLike, predictions: npt.ArrayLike) -> float:
         """Score predictions against targets, with the metric's natural sign (an RMSE is > 0)."""
-
-    def scorer(self, model: Model, inputs: pd.DataFrame, targets: pd.DataFrame) -> float:
-        """Score a model for a searcher: always the greater the better (errors are negated)."""
-        from bikes.core.schemas import TARGET
-
-        score = self.score(targets[TARGET], model.predict(inputs)["prediction"])
-        return score if self.greater_is_better else -score
 
     def better(self, score: float, other: float) -> bool:
         """Tell whether `score` is strictly better than `other`."""

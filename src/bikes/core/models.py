@@ -23,22 +23,16 @@ FEATURES = ["season", *CALENDAR, "weathersit", *WEATHER]  # of the gradient boos
 
 
 class Model(abc.ABC, pdt.BaseModel, strict=True, frozen=False, extra="forbid"):
-    """A model of hourly demand: fit on inputs and targets, predict outputs, explain itself.
+    """A model of hourly demand: fit on inputs and targets, predict outputs.
 
-    Its fields are its hyperparameters: `get_params` and `set_params` let searchers tune them.
+    Its fields are its hyperparameters (`get_params`): the searchers tune copies of it.
     """
 
     KIND: str
 
-    def get_params(self, deep: bool = True) -> Params:
+    def get_params(self) -> Params:
         """Return the hyperparameters of the model."""
         return self.model_dump(exclude={"KIND"})
-
-    def set_params(self, **params: T.Any) -> T.Self:
-        """Set hyperparameters of the model (validated), and return it."""
-        for key, value in params.items():
-            setattr(self, key, value)
-        return self
 
     @abc.abstractmethod
     def fit(self, inputs: pd.DataFrame, targets: pd.DataFrame) -> T.Self:
@@ -51,14 +45,6 @@ class Model(abc.ABC, pdt.BaseModel, strict=True, frozen=False, extra="forbid"):
     @abc.abstractmethod
     def get_internal_model(self) -> Pipeline:
         """Return the fitted scikit-learn pipeline (raise if the model is not fitted)."""
-
-    def explain_model(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Return global feature importances: the mean absolute SHAP value on the inputs."""
-        return feature_importances(self.explain_samples(inputs))
-
-    def explain_samples(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Return the SHAP values of each input (one column a model feature)."""
-        return shap_values(self.get_internal_model(), inputs)
 
 
 class SklearnModel(Model):

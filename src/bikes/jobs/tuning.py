@@ -107,7 +107,7 @@ class TuningJob(base.Job):
                 name="targets_train", data=train.targets, targets=schemas.TARGET
             )
             run.log_input(lineage, "train")
-            trials, best_trial, best_score, best_params = self.searcher.search(
+            result = self.searcher.search(
                 model=self.model,
                 metric=self.metric,
                 inputs=train.inputs,
@@ -117,33 +117,41 @@ class TuningJob(base.Job):
             logger.info(
                 "Best {} = {:.4g} (trial {}) with {}",
                 self.metric.name,
-                best_score,
-                best_trial,
-                best_params,
+                result.best_score,
+                result.best_trial,
+                result.best_params,
             )
-            self.log_trials(run, trials)
-            best_json = json.dumps(best_params, sort_keys=True)
-            run.log_params(best_params)
-            run.log_metrics({f"best_{self.metric.name}": best_score})
+            self.log_trials(run, result.trials)
+            best_json = json.dumps(result.best_params, sort_keys=True)
+            run.log_params(result.best_params)
+            run.log_metrics({f"best_{self.metric.name}": result.best_score})
             run.set_tags(
                 {
                     "best_params": best_json,
-                    "best_trial": best_trial,
+                    "best_trial": result.best_trial,
                     "model": self.model.KIND,
                     "searcher": self.searcher.KIND,
                     "splitter": self.splitter.KIND,
-                    "n_trials": len(trials),
+                    "n_trials": len(result.trials),
                 }
             )
             with datasets.atomic_path(self.params_file) as temporary:
                 temporary.write_text(best_json + "\n", encoding="utf-8")
             run.log_artifact(self.params_file)
             logger.info("Wrote the best params to {}", self.params_file)
+        score, trials = result.best_score, len(result.trials)
         self.alerts_service.notify(
             title="Tuning Job Finished",
-            message=f"best {self.metric.name} = {best_score:.4g} in {len(trials)} trials",
+            message=f"best {self.metric.name} = {score:.4g} in {trials} trials",
         )
-        return TuningResult(run.id, best_trial, best_score, best_params, trials, self.params_file)
+        return TuningResult(
+            run.id,
+            result.best_trial,
+            result.best_score,
+            result.best_params,
+            result.trials,
+            self.params_file,
+        )
 
     def log_trials(self, run: tracking.Run, trials: pd.DataFrame) -> None:
         """Log each trial as a child run of the run: params, mean and fold scores."""

@@ -18,21 +18,13 @@ if T.TYPE_CHECKING:
 
 
 class Splitter(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
-    """Split rows, in their order, into (train, test) positions: usable as scikit-learn's `cv`."""
+    """Split rows, in their order, into (train, test) positions."""
 
     KIND: str
 
     @abc.abstractmethod
-    def split(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> Splits:
+    def split(self, inputs: pd.DataFrame) -> Splits:
         """Yield the (train, test) positions of each split."""
-
-    @abc.abstractmethod
-    def get_n_splits(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> int:
-        """Return the number of splits."""
 
 
 class TrainTestSplitter(Splitter):
@@ -48,9 +40,7 @@ class TrainTestSplitter(Splitter):
     gap: int = pdt.Field(default=0, ge=0)
 
     @T.override
-    def split(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> Splits:
+    def split(self, inputs: pd.DataFrame) -> Splits:
         import numpy as np
 
         n_rows = len(inputs)
@@ -62,12 +52,6 @@ class TrainTestSplitter(Splitter):
             message = f"cannot split {n_rows} rows into train, gap {self.gap} and test {n_test}"
             raise ValueError(message)
         yield np.arange(n_train), np.arange(n_rows - n_test, n_rows)
-
-    @T.override
-    def get_n_splits(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> int:
-        return 1
 
 
 class TimeSeriesSplitter(Splitter):
@@ -87,9 +71,7 @@ class TimeSeriesSplitter(Splitter):
     max_train_size: int | None = pdt.Field(default=None, gt=0)
 
     @T.override
-    def split(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> Splits:
+    def split(self, inputs: pd.DataFrame) -> Splits:
         from sklearn.model_selection import TimeSeriesSplit
 
         splitter = TimeSeriesSplit(
@@ -99,12 +81,6 @@ class TimeSeriesSplitter(Splitter):
             max_train_size=self.max_train_size,
         )
         yield from splitter.split(inputs)
-
-    @T.override
-    def get_n_splits(
-        self, inputs: pd.DataFrame, targets: pd.DataFrame | None = None, groups: None = None
-    ) -> int:
-        return self.n_splits
 
 
 SplitterKind = TrainTestSplitter | TimeSeriesSplitter
