@@ -122,3 +122,95 @@ def test_nothing_to_promote_is_a_data_error(
 def test_best_needs_a_logged_metric(registered_model: Registered) -> None:
     with pytest.raises(DataError, match="no version has a training metric max_error"):
         promote(strategy="best", metric=SklearnMetric(name="max_error"))
+
+
+def scores_of(versions: list[str]) -> dict[str, float]:
+    """Return the test RMSE of each version, as the gate computes it."""
+    from bikes.core.schemas import TARGET
+    from bikes.io import datasets, registries
+
+    test = datasets.read_labelled(
+        datasets.ParquetReader(path="data/inputs_test.parquet"),
+        datasets.ParquetReader(path="data/targets_test.parquet"),
+    )
+    metric = SklearnMetric(name="root_mean_squared_error")
+    return {
+        version: metric.score(
+            test.targets[TARGET],
+            registries.SklearnLoader()
+            .load(f"models:/bikes/{version}")
+            .predict(test.inputs)["prediction"],
+        )
+        for version in versions
+    }
+
+
+@pytest.mark.slow
+def test_two_promotions_at_once_keep_the_better_model(
+    registered_model: Registered, write_config: WriteConfig
+) -> None:
+    import subprocess
+    import sys
+
+    candidates = [train(max_iter=60), train(max_iter=35)]
+    scores = scores_of([registered_model["version"], *candidates])
+    best = min(scores, key=scores.__getitem__)
+    # a real race: each candidate passes the gate against the champion (of 20 trees) alone
+    assert all(scores[version] < scores[registered_model["version"]] for version in candidates)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bikes", str(write_config(f"p{version}.yaml", config))],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for version in candidates
+        for config in [f"job: {{KIND: PromotionJob, version: {version}}}\n"]
+    ]
+    outcomes = [(process.wait(timeout=120), process.stderr) for process in processes]
+    logs = [stream.read() if stream else "" for _, stream in outcomes]
+
+    assert champion() == best  # whichever process took the lock first
+    assert {code for code, _ in outcomes} <= {0, 4}
+    assert sum("Promoted bikes version" in log for log in logs) >= 1
+    winner = f"Promoted bikes version {best} to champion"
+    assert best == registered_model["version"] or any(winner in log for log in logs)
+    history = [(move.previous, move.version) for move in registry().history("champion")]
+    assert history[-1][1] == int(best)
+
+
+def registry() -> T.Any:
+    from bikes.io import services
+
+    return services.MlflowService().registry()
+
+
+def test_promotions_leave_an_audit_trail_and_roll_back(registered_model: Registered) -> None:
+    first = int(registered_model["version"])
+    worse = train(max_iter=1)
+
+    promote(version=int(worse), force=True)
+
+    moves = registry().history("champion")
+    assert [(move.previous, move.version) for move in moves] == [(None, first), (first, int(worse))]
+    assert moves[-1].reason.startswith("forced: ")
+    assert "@" in moves[-1].by and moves[-1].at.endswith("+00:00")
+
+    with jobs.RollbackJob(reason="worse on the test months") as runner:
+        out = runner.run()
+
+    assert (out.previous, out.version) == (int(worse), first)
+    assert champion() == registered_model["version"]
+    last = registry().history("champion")[-1]
+    assert (last.previous, last.version) == (int(worse), first)
+    assert last.reason == "rollback: worse on the test months"
+    with jobs.RollbackJob() as runner:  # rolling back the rollback returns to the forced version
+        assert runner.run().version == int(worse)
+
+
+def test_rollback_needs_a_recorded_previous_version(registered_model: Registered) -> None:
+    with pytest.raises(DataError, match="no previous version to roll back to"):
+        with jobs.RollbackJob() as runner:
+            runner.run()
+    with pytest.raises(DataError, match="bikes@nope: no version holds the alias"):
+        with jobs.RollbackJob(alias="nope") as runner:
+            runner.run()
