@@ -87,5 +87,54 @@ def test_steps_get_their_own_runs_under_mlflow_run(
         [client.get_run(project_run).info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{project_run}'",
     )
-    assert [run.data.params["max_iter"] for run in steps] == ["5"]
-    assert [run.info.status for run in steps] == ["FINISHED"]
+    assert sorted(run.info.run_name for run in steps) == ["PreparationJob", "Training"]
+    assert [run.data.params["max_iter"] for run in steps if run.data.params] == ["5"]
+    assert {run.info.status for run in steps} == {"FINISHED"}
+
+
+def versions() -> list[str]:
+    import mlflow
+
+    return [str(v.version) for v in mlflow.MlflowClient().search_model_versions("name='bikes'")]
+
+
+def test_unchanged_steps_are_skipped_and_a_changed_one_reruns_downstream(
+    write_config: WriteConfig, hours_csv: Path, hours_sha256: str, tracking_uri: str
+) -> None:
+    prepare = write_config(
+        "prepare.yaml",
+        f"job: {{KIND: PreparationJob, source: {hours_csv}, sha256: {hours_sha256}}}\n",
+    )
+    train = write_config(
+        "train.yaml",
+        "job: {KIND: TrainingJob, model: {KIND: GradientBoostingModel, max_iter: 5}}\n",
+    )
+    promote = write_config("promote.yaml", "job: {KIND: PromotionJob}\n")
+    steps = [str(prepare), str(train), str(promote)]
+
+    def pipeline(**fields: T.Any) -> jobs.PipelineResult:
+        with jobs.PipelineJob(steps=steps, **fields) as runner:
+            return runner.run()
+
+    first = pipeline()
+    assert first.skipped == [] and versions() == ["1"]
+    again = pipeline()
+    assert again.skipped == steps  # nothing changed: nothing runs, no new version
+    assert versions() == ["1"]
+    import mlflow
+
+    parent = mlflow.MlflowClient().get_run(first.run_id)
+    children = mlflow.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'"
+    )
+    assert sorted(children["tags.mlflow.runName"]) == ["PreparationJob", "Promotion", "Training"]
+
+    train.write_text(train.read_text().replace("max_iter: 5", "max_iter: 6"))
+    changed = pipeline()
+    assert changed.skipped == [str(prepare)]  # the training and what reads its version run
+    assert versions() == ["2", "1"] or sorted(versions()) == ["1", "2"]
+    assert pipeline().skipped == steps
+
+    Path("data/inputs_test.parquet").unlink()  # an output gone: its step runs again
+    assert pipeline().skipped == [str(train), str(promote)]
+    assert pipeline(force=True).skipped == []

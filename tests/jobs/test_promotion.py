@@ -214,3 +214,13 @@ def test_rollback_needs_a_recorded_previous_version(registered_model: Registered
     with pytest.raises(DataError, match="bikes@nope: no version holds the alias"):
         with jobs.RollbackJob(alias="nope") as runner:
             runner.run()
+
+
+def test_a_tie_keeps_the_champion(registered_model: Registered) -> None:
+    same = train(max_iter=20)  # the champion's own config, on the same data: the same model
+
+    out = promote()
+
+    assert out.promoted is False
+    assert out.scores["candidate"] == out.scores["champion"]
+    assert champion() == registered_model["version"] != same

@@ -82,7 +82,7 @@ def register_resolvers() -> None:
     from bikes.io import catalog
 
     if not oc.OmegaConf.has_resolver("catalog"):
-        oc.OmegaConf.register_new_resolver("catalog", catalog.path)
+        oc.OmegaConf.register_resolver("catalog", catalog.path)
 
 
 def to_object(config: Config) -> dict[str, T.Any]:

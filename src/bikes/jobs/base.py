@@ -26,6 +26,17 @@ class Result:
         return ", ".join(fields)
 
 
+@dataclasses.dataclass(frozen=True)
+class RunResult(Result):
+    """What a job made, logged in its MLflow run.
+
+    Attributes:
+        run_id: ID of the run.
+    """
+
+    run_id: str
+
+
 def rounded(scores: T.Mapping[str, float], digits: int = 4) -> dict[str, float]:
     """Return scores rounded to significant digits, for a log a person reads."""
     return {name: float(f"{score:.{digits}g}") for name, score in scores.items()}
@@ -84,6 +95,24 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     ) -> T.ContextManager[tracking.Run]:
         """Return the context of the job's MLflow run (a child run within a pipeline)."""
         return self.mlflow_service.run_context(run_config, parent=self._parent)
+
+    def reads(self) -> list[str]:
+        """Return the files the job reads: the paths of its readers (for the pipeline's cache)."""
+        from bikes.io import datasets
+
+        fields = (getattr(self, name) for name in type(self).model_fields)
+        return [field.path for field in fields if isinstance(field, datasets.FileReader)]
+
+    def writes(self) -> list[str]:
+        """Return the files the job writes: the paths of its writers (for the pipeline's cache)."""
+        from bikes.io import datasets
+
+        fields = (getattr(self, name) for name in type(self).model_fields)
+        return [field.path for field in fields if isinstance(field, datasets.Writer)]
+
+    def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
+        """Return the registry state the job reads, e.g. the version holding an alias (none)."""
+        return {}
 
     @abc.abstractmethod
     def run(self) -> Result:

@@ -12,6 +12,9 @@ from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
 from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
+if T.TYPE_CHECKING:
+    from bikes.io import tracking
+
 
 def default_metrics() -> list[SklearnMetric]:
     """Return the default metrics of an evaluation: RMSE, MAE, R2 and MAPE."""
@@ -46,10 +49,9 @@ def breached(thresholds: list[Threshold], scores: dict[str, float]) -> list[str]
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationsResult(base.Result):
+class EvaluationsResult(base.RunResult):
     """The scores of a version, and the thresholds it breached (none when it passed)."""
 
-    run_id: str
     model_uri: str
     version: int
     rows: int
@@ -102,6 +104,11 @@ class EvaluationsJob(base.Job):
                     f"threshold of {threshold.metric!r}: not a metric of the job ({known})"
                 )
         return self
+
+    @T.override
+    def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
+        version = registry.resolve(self.alias_or_version)
+        return {"model": version.number}
 
     @T.override
     def run(self) -> EvaluationsResult:

@@ -15,12 +15,13 @@ from bikes.jobs import base
 if T.TYPE_CHECKING:
     import pandas as pd
 
+    from bikes.io import tracking
+
 
 @dataclasses.dataclass(frozen=True)
-class ExplanationsResult(base.Result):
+class ExplanationsResult(base.RunResult):
     """The samples explained, the features ranked by importance, and the cost of SHAP."""
 
-    run_id: str
     version: int
     samples: int
     ranking: list[str]
@@ -67,6 +68,11 @@ class ExplanationsJob(base.Job):
     feature_importances: datasets.WriterKind = pdt.Field(
         default=catalog.writer("feature_importances"), discriminator="KIND"
     )
+
+    @T.override
+    def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
+        version = registry.resolve(self.alias_or_version)
+        return {"model": version.number}
 
     @T.override
     def run(self) -> ExplanationsResult:

@@ -23,10 +23,9 @@ LINEAGE_ROWS = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
-class InferenceResult(base.Result):
+class InferenceResult(base.RunResult):
     """The predictions written: how many, where, by which version, how fast."""
 
-    run_id: str
     model_uri: str
     version: int
     rows: int
@@ -75,6 +74,11 @@ class InferenceJob(base.Job):
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Inference"
     )
+
+    @T.override
+    def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
+        version = registry.resolve(self.version or self.alias)
+        return {"model": version.number}
 
     @T.override
     def run(self) -> InferenceResult:

@@ -70,6 +70,10 @@ class PreparationJob(base.Job):
     )
 
     @T.override
+    def reads(self) -> list[str]:
+        return [] if "://" in self.source else [self.source]  # a URL: its checksum stands for it
+
+    @T.override
     def run(self) -> PreparationResult:
         from bikes.core import schemas
         from bikes.io import sources

@@ -18,10 +18,9 @@ if T.TYPE_CHECKING:
 
 
 @dataclasses.dataclass(frozen=True)
-class PromotionResult(base.Result):
+class PromotionResult(base.RunResult):
     """The verdict of the gate: the candidate, the holder it was scored against, their scores."""
 
-    run_id: str
     alias: str
     candidate: int
     champion: int | None
@@ -39,7 +38,8 @@ class PromotionJob(base.Job):
 
     The candidate and the current holder of the alias are scored on the evaluation data with
     `metric`: a candidate that scores worse is refused (a `CheckError`, exit code 4) unless `force`.
-    The first promotion (no holder yet) always passes; promoting the holder again changes nothing.
+    The first promotion (no holder yet) always passes; promoting the holder again, or a candidate
+    that ties with it (e.g. a retraining on the same data), changes nothing.
 
     The move is a compare-and-set under the registered model's lock: two promotions never
     interleave, and the holder is read again right before the alias moves (if another tool moved
@@ -84,6 +84,11 @@ class PromotionJob(base.Job):
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Promotion"
     )
+
+    @T.override
+    def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
+        holder = registry.holder(self.alias)
+        return {"candidate": self.candidate(registry).number, "holder": number(holder)}
 
     @T.override
     def run(self) -> PromotionResult:
@@ -144,6 +149,13 @@ class PromotionJob(base.Job):
             scores.setdefault("candidate", self.score(run, "candidate", candidate, test))
             if holder is not None:
                 scores["champion"] = self.score(run, "champion", holder, test)
+            if holder is not None and not self.force and scores["candidate"] == scores["champion"]:
+                logger.info(
+                    "Version {} ties with version {}: kept", candidate.number, holder.number
+                )
+                return PromotionResult(
+                    run.id, self.alias, candidate.number, holder.number, False, scores
+                )
             reason = self.verdict(registry, candidate, holder, scores)
             moved = registry.holder(self.alias)  # compare-and-set: the holder that was scored?
             if number(moved) == number(holder):

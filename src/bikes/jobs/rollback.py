@@ -14,10 +14,9 @@ from bikes.jobs import base
 
 
 @dataclasses.dataclass(frozen=True)
-class RollbackResult(base.Result):
+class RollbackResult(base.RunResult):
     """The alias moved back: from which version to which."""
 
-    run_id: str
     alias: str
     previous: int
     version: int

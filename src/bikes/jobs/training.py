@@ -68,10 +68,9 @@ def read_params(path: str) -> dict[str, T.Any] | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingResult(base.Result):
+class TrainingResult(base.RunResult):
     """The registered version of the trained model, and its scores on the held-out split."""
 
-    run_id: str
     version: int
     scores: dict[str, float]
     train_rows: int
@@ -137,6 +136,10 @@ class TrainingJob(base.Job):
             return model
         settings = {**model.model_dump(), **params}
         return configs.validate(type(model), settings, origin=self.params_file)
+
+    @T.override
+    def reads(self) -> list[str]:
+        return [*super().reads(), *([self.params_file] if self.params_file else [])]
 
     @T.override
     def run(self) -> TrainingResult:

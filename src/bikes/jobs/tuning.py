@@ -21,13 +21,12 @@ if T.TYPE_CHECKING:
 
 
 @dataclasses.dataclass(frozen=True)
-class TuningResult(base.Result):
+class TuningResult(base.RunResult):
     """The params kept by the search, their score, the trials, and where the params were written.
 
     `trials` holds one row a trial: `trial`, `state`, `params`, mean `score`, `fold_<k>` scores.
     """
 
-    run_id: str
     best_trial: int
     best_score: float
     best_params: dict[str, T.Any]
@@ -94,6 +93,10 @@ class TuningJob(base.Job):
                         f"{self.model.KIND} refuses {name}={value!r} ({message})"
                     ) from None
         return self
+
+    @T.override
+    def writes(self) -> list[str]:
+        return [*super().writes(), self.params_file]
 
     @T.override
     def run(self) -> TuningResult:
