@@ -159,15 +159,7 @@ class PromotionJob(base.Job):
             reason = self.verdict(registry, candidate, holder, scores)
             moved = registry.holder(self.alias)  # compare-and-set: the holder that was scored?
             if number(moved) == number(holder):
-                registry.move_alias(self.alias, candidate, reason=reason, previous=holder)
-                run.set_tags({"champion_version": number(holder), "promoted": "true"})
-                logger.info(
-                    "Promoted {} version {} to {} ({})",
-                    registry.name,
-                    candidate.number,
-                    self.alias,
-                    reason,
-                )
+                self.move(run, registry, candidate, holder, reason)
                 return PromotionResult(
                     run.id, self.alias, candidate.number, number(holder), True, scores
                 )
@@ -179,6 +171,21 @@ class PromotionJob(base.Job):
             f"'{self.alias}' of {registry.name} kept moving: gave up after {self.attempts} attempts"
         )
         raise CheckError(message)
+
+    def move(
+        self,
+        run: tracking.Run,
+        registry: tracking.Registry,
+        candidate: tracking.Version,
+        holder: tracking.Version | None,
+        reason: str,
+    ) -> None:
+        """Move the alias to the candidate, and record the move."""
+        registry.move_alias(self.alias, candidate, reason=reason, previous=holder)
+        run.set_tags({"champion_version": number(holder), "promoted": "true"})
+        logger.info(
+            "Promoted {} version {} to {} ({})", registry.name, candidate.number, self.alias, reason
+        )
 
     def evaluation_data(self, run: tracking.Run) -> datasets.Labelled:
         """Read and validate the evaluation data, and log it as the run's input."""

@@ -106,10 +106,10 @@ class TuningJob(base.Job):
         logger.info("Read {} train rows from {}", len(train.inputs), self.inputs.path)
         with self.run_context(self.run_config) as run:
             run.log_input(self.inputs.lineage(name="inputs_train", data=train.inputs), "train")
-            lineage = self.targets.lineage(
+            targets = self.targets.lineage(
                 name="targets_train", data=train.targets, targets=schemas.TARGET
             )
-            run.log_input(lineage, "train")
+            run.log_input(targets, "train")
             result = self.searcher.search(
                 model=self.model,
                 metric=self.metric,
@@ -117,35 +117,15 @@ class TuningJob(base.Job):
                 targets=train.targets,
                 cv=self.splitter,
             )
-            logger.info(
-                "Best {} = {:.4g} (trial {}) with {}",
-                self.metric.name,
-                result.best_score,
-                result.best_trial,
-                result.best_params,
-            )
-            self.log_trials(run, result.trials)
-            best_json = json.dumps(result.best_params, sort_keys=True)
-            run.log_params(result.best_params)
-            run.log_metrics({f"best_{self.metric.name}": result.best_score})
-            run.set_tags(
-                {
-                    "best_params": best_json,
-                    "best_trial": result.best_trial,
-                    "model": self.model.KIND,
-                    "searcher": self.searcher.KIND,
-                    "splitter": self.splitter.KIND,
-                    "n_trials": len(result.trials),
-                }
-            )
+            best = f"{self.metric.name} = {result.best_score:.4g} (trial {result.best_trial})"
+            logger.info("Best {} with {}", best, result.best_params)
+            self.log_search(run, result)
             with datasets.atomic_path(self.params_file) as temporary:
-                temporary.write_text(best_json + "\n", encoding="utf-8")
+                temporary.write_text(json.dumps(result.best_params, sort_keys=True) + "\n")
             run.log_artifact(self.params_file)
             logger.info("Wrote the best params to {}", self.params_file)
-        score, trials = result.best_score, len(result.trials)
         self.alerts_service.notify(
-            title="Tuning Job Finished",
-            message=f"best {self.metric.name} = {score:.4g} in {trials} trials",
+            title="Tuning Job Finished", message=f"best {best} of {len(result.trials)} trials"
         )
         return TuningResult(
             run.id,
@@ -154,6 +134,22 @@ class TuningJob(base.Job):
             result.best_params,
             result.trials,
             self.params_file,
+        )
+
+    def log_search(self, run: tracking.Run, result: searchers.SearchResult) -> None:
+        """Log the best params and score of a search, and its trials as child runs."""
+        self.log_trials(run, result.trials)
+        run.log_params(result.best_params)
+        run.log_metrics({f"best_{self.metric.name}": result.best_score})
+        run.set_tags(
+            {
+                "best_params": json.dumps(result.best_params, sort_keys=True),
+                "best_trial": result.best_trial,
+                "model": self.model.KIND,
+                "searcher": self.searcher.KIND,
+                "splitter": self.splitter.KIND,
+                "n_trials": len(result.trials),
+            }
         )
 
     def log_trials(self, run: tracking.Run, trials: pd.DataFrame) -> None:
