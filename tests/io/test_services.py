@@ -93,3 +93,30 @@ def test_mlflow_run_logs_into_the_project_run(
         pass
     assert run.id == project_run
     assert client.get_experiment_by_name("bikes") is None
+
+
+def test_libraries_log_through_the_logger_at_their_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    services.LoggerService(sink="stdout", colorize=False).start()
+    logging.getLogger("mlflow.store").info("Creating initial MLflow database tables...")
+    logging.getLogger("mlflow.store").warning("a warning of MLflow")
+    out = capsys.readouterr().out
+    assert "Creating initial" not in out  # below the libraries' level: quiet by default
+    assert "[WARNING][mlflow.store" in out and "a warning of MLflow" in out
+    services.LoggerService(sink="stdout", colorize=False, libraries_level="DEBUG").start()
+    logging.getLogger("alembic.runtime").info("Will assume non-transactional DDL.")
+    assert "Will assume non-transactional DDL." in capsys.readouterr().out
+    services.LoggerService().start()
+
+
+def test_the_desktop_fallback_is_said_once(capsys: pytest.CaptureFixture[str]) -> None:
+    services.LoggerService(sink="stdout", colorize=False).start()
+    services.AlertsService().notify(title="One", message="first")
+    services.AlertsService().notify(title="Two", message="second")
+    out = capsys.readouterr().out
+    assert "[alert] Two: second" in out
+    assert out.count("no desktop") <= 1
+    services.LoggerService().start()

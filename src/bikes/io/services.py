@@ -30,12 +30,34 @@ class Service(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         """Stop the service (nothing to do by default)."""
 
 
+class InterceptHandler(logging.Handler):
+    """Route the records of the standard `logging` (MLflow, Optuna, Alembic...) to loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Log the record with loguru, at its level, under the library's logger name."""
+        try:
+            level: str | int = loguru.logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+
+        def origin(logged: loguru.Record) -> None:
+            logged["name"], logged["function"] = record.name, record.funcName
+            logged["line"] = record.lineno
+
+        patched = loguru.logger.patch(origin)
+        patched.opt(exception=record.exc_info).log(level, record.getMessage())
+
+
 class LoggerService(Service):
-    """Configure loguru: where the log goes and how it looks.
+    """Configure loguru: where the log goes and how it looks, for the package and its libraries.
+
+    The libraries' own logs (MLflow, Optuna, Alembic...) go through the same sink and format, from
+    `libraries_level` up: a quiet console by default, everything with `libraries_level: DEBUG`.
 
     Attributes:
         sink: `stderr`, `stdout` or a file path.
         level: minimum level of the messages to keep.
+        libraries_level: minimum level of the messages of other libraries.
         format: loguru format of a message.
         colorize: color the messages (only on a terminal when None).
         serialize: write JSON lines instead of text.
@@ -51,6 +73,7 @@ class LoggerService(Service):
         "<cyan>[{name}:{function}:{line}]</cyan>"
         " <level>{message}</level>"
     )
+    libraries_level: str = "WARNING"
     colorize: bool | None = None
     serialize: bool = False
     backtrace: bool = False
@@ -69,6 +92,12 @@ class LoggerService(Service):
             backtrace=self.backtrace,
             diagnose=self.diagnose,
         )
+        os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")  # MLflow's loggers propagate
+        logging.basicConfig(handlers=[InterceptHandler()], level=self.libraries_level, force=True)
+        for name in ("mlflow", "alembic", "optuna"):  # whatever configured them before us
+            library = logging.getLogger(name)
+            library.handlers, library.propagate = [], True
+            library.setLevel(logging.NOTSET)
 
     @T.override
     def stop(self) -> None:
@@ -88,6 +117,9 @@ class AlertsService(Service):
     app_name: str = "Bikes"
     timeout: int | None = None
 
+    # why the desktop is out of reach, said once a process, then only the alerts are logged
+    no_desktop: T.ClassVar[list[str]] = []
+
     @T.override
     def start(self) -> None:
         pass
@@ -95,6 +127,9 @@ class AlertsService(Service):
     def notify(self, title: str, message: str) -> None:
         """Notify the user on the desktop, or in the log when that is not possible."""
         if not self.enable:
+            return
+        if self.no_desktop:
+            loguru.logger.info("[alert] {}: {}", title, message)
             return
         try:
             from plyer import notification
@@ -105,6 +140,7 @@ class AlertsService(Service):
                     title=title, message=message, app_name=self.app_name, timeout=self.timeout
                 )
         except Exception as error:  # no desktop (CI, container): log instead
+            self.no_desktop.append(str(error))
             loguru.logger.info("[alert] {}: {} (no desktop: {})", title, message, error)
 
 
