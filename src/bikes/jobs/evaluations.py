@@ -13,6 +13,8 @@ from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
+    import pandas as pd
+
     from bikes.io import tracking
 
 
@@ -114,30 +116,24 @@ class EvaluationsJob(base.Job):
     def run(self) -> EvaluationsResult:
         from bikes.core import schemas
         from bikes.core.errors import CheckError
-        from bikes.io import plots
 
         test = datasets.read_labelled(self.inputs, self.targets)
-        logger.info("Read {} test rows from {}", len(test.inputs), self.inputs.path)
         uri = self.mlflow_service.registry().model_uri(self.alias_or_version)
         model = self.loader.load(uri=uri)
-        logger.info("Loaded {} (version {})", uri, model.version)
+        logger.info("Scoring {} (version {}) on {} rows", uri, model.version, len(test.inputs))
         outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin=uri)
-        actual, predicted = test.targets[schemas.TARGET], outputs["prediction"]
-        scores = {metric.name: metric.score(actual, predicted) for metric in self.metrics}
+        scores = {
+            metric.name: metric.score(test.targets[schemas.TARGET], outputs["prediction"])
+            for metric in self.metrics
+        }
         logger.info("Scores: {}", base.rounded(scores))
         breaches = breached(self.thresholds, scores)
         with self.run_context(self.run_config) as run:
             run.set_tags(
                 {"model_uri": uri, "model_name": model.name, "model_version": model.version}
             )
-            evaluation = test.inputs.assign(**{schemas.TARGET: actual, "prediction": predicted})
-            lineage = self.inputs.lineage(
-                name="evaluation", data=evaluation, targets=schemas.TARGET, predictions="prediction"
-            )
-            run.log_input(lineage, context="evaluation")
+            self.log(run, test, outputs)
             run.log_metrics(scores)
-            for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
-                run.log_figure(figure, f"evaluations/{name}.png")
             run.set_tags({"thresholds": "breached" if breaches else "passed"})
             if breaches:  # in the run, which fails and still shows why
                 raise CheckError(f"{uri} (version {model.version}): " + "; ".join(breaches))
@@ -148,3 +144,17 @@ class EvaluationsJob(base.Job):
         )
         version = int(model.version or 0)
         return EvaluationsResult(run.id, uri, version, len(test.inputs), scores, breaches)
+
+    def log(self, run: tracking.Run, test: datasets.Labelled, outputs: pd.DataFrame) -> None:
+        """Log the evaluation data with its predictions (lineage), and the evaluation's plots."""
+        from bikes.core.schemas import TARGET
+        from bikes.io import plots
+
+        actual, predicted = test.targets[TARGET], outputs["prediction"]
+        evaluation = test.inputs.assign(**{TARGET: actual, "prediction": predicted})
+        lineage = self.inputs.lineage(
+            name="evaluation", data=evaluation, targets=TARGET, predictions="prediction"
+        )
+        run.log_input(lineage, context="evaluation")
+        for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
+            run.log_figure(figure, f"evaluations/{name}.png")

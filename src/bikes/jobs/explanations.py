@@ -14,6 +14,7 @@ from bikes.jobs import base
 
 if T.TYPE_CHECKING:
     import pandas as pd
+    from sklearn.pipeline import Pipeline
 
     from bikes.io import tracking
 
@@ -77,7 +78,6 @@ class ExplanationsJob(base.Job):
     @T.override
     def run(self) -> ExplanationsResult:
         from bikes.core import models, schemas
-        from bikes.io import plots
 
         inputs = self.read()
         uri = self.mlflow_service.registry().model_uri(self.alias_or_version)
@@ -100,10 +100,7 @@ class ExplanationsJob(base.Job):
             run.log_input(self.inputs.lineage(name="explained", data=inputs), context="explain")
             run.log_params({"samples": len(inputs)})
             run.log_metrics({"shap_seconds": shap_seconds})
-            features = plots.feature_values(model.pipeline, inputs)
-            run.log_figure(plots.shap_summary(values, features), "explanations/shap_summary.png")
-            run.log_figure(plots.importances(importances), "explanations/importances.png")
-            run.log_artifact(self.feature_importances.path, folder="explanations")
+            self.log_plots(run, model.pipeline, inputs, values, importances)
         ranking = list(importances["feature"])
         self.alerts_service.notify(
             title="Explanations Job Finished",
@@ -112,6 +109,22 @@ class ExplanationsJob(base.Job):
         return ExplanationsResult(
             run.id, int(model.version or 0), len(inputs), ranking, shap_seconds
         )
+
+    def log_plots(
+        self,
+        run: tracking.Run,
+        pipeline: Pipeline,
+        inputs: pd.DataFrame,
+        values: pd.DataFrame,
+        importances: pd.DataFrame,
+    ) -> None:
+        """Log the SHAP summary and the importances as figures, and the importances table."""
+        from bikes.io import plots
+
+        features = plots.feature_values(pipeline, inputs)
+        run.log_figure(plots.shap_summary(values, features), "explanations/shap_summary.png")
+        run.log_figure(plots.importances(importances), "explanations/importances.png")
+        run.log_artifact(self.feature_importances.path, folder="explanations")
 
     def read(self) -> pd.DataFrame:
         """Read and validate the inputs, and draw the samples to explain."""
