@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import pickle
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 import skops.io  # type: ignore[import-untyped]
 import yaml
+from loguru import logger
 from mlflow.pyfunc.model import PythonModel
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyRegressor
@@ -164,6 +166,51 @@ def test_loader_by_alias_and_version(
     pd.testing.assert_frame_equal(outputs, by_version.predict(inputs))
 
 
+def model_file(version: str) -> Path:
+    """Return the model file of a registered version, in the test's artifact store."""
+    folder = mlflow.MlflowClient().get_model_version_download_uri("bikes", version)
+    return Path(folder.removeprefix("file://")) / "model.skops"
+
+
+def test_training_registers_the_sha256_of_the_model_file(registered_model: Registered) -> None:
+    version = mlflow.MlflowClient().get_model_version("bikes", registered_model["version"])
+
+    digest = hashlib.sha256(model_file(registered_model["version"]).read_bytes()).hexdigest()
+    assert version.tags[registries.DIGEST_TAG] == digest
+
+
+def test_loader_refuses_a_model_file_changed_after_registration(
+    registered_model: Registered, prepared: dict[str, Path]
+) -> None:
+    other, _ = fitted(GradientBoostingModel(max_iter=2), prepared)  # a valid model, not this one
+    skops.io.dump(other.get_internal_model(), model_file(registered_model["version"]))
+
+    with pytest.raises(DataError, match="changed after registration") as error:
+        registries.SklearnLoader().load(registered_model["uri"])
+
+    message = str(error.value)
+    assert message.startswith("models:/bikes@champion (version 1): refused to load: the SHA-256")
+    assert f"{registries.DIGEST_TAG} of version 1" in message
+
+
+def test_loader_warns_once_about_a_version_without_sha256(
+    registered_model: Registered, prepared: dict[str, Path]
+) -> None:
+    mlflow.MlflowClient().delete_model_version_tag("bikes", "1", registries.DIGEST_TAG)
+    warnings: list[str] = []
+    handler = logger.add(warnings.append, level="WARNING", format="{message}")
+    try:
+        model = registries.SklearnLoader().load(registered_model["uri"])
+    finally:
+        logger.remove(handler)
+
+    assert [line.strip() for line in warnings] == [
+        f"models:/bikes@champion (version 1): no {registries.DIGEST_TAG} tag, the model file is"
+        " not verified"
+    ]
+    assert len(model.predict(pd.read_parquet(prepared["inputs_test"]))) > 0
+
+
 def test_registered_model_loads_with_stock_mlflow(
     registered_model: Registered, prepared: dict[str, Path]
 ) -> None:
@@ -280,8 +327,9 @@ def test_saver_logs_a_small_signed_model_and_register_tags_it(
     version = register.register("bikes", info.model_uri, tags={"data_digest": "abc"})
 
     assert str(version.version) == "1"
-    assert version.tags == {"team": "bikes", "data_digest": "abc"}
     local = Path(mlflow.artifacts.download_artifacts(info.model_uri))
+    digest = hashlib.sha256((local / "model.skops").read_bytes()).hexdigest()
+    assert version.tags == {"team": "bikes", "data_digest": "abc", "model_sha256": digest}
     flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["sklearn"]
     assert flavor["serialization_format"] == "skops"
     assert flavor["skops_trusted_types"] == trust.pipeline_types(model.get_internal_model())
@@ -302,6 +350,20 @@ def test_saver_refuses_a_pipeline_of_dangerous_stock_types(
 
     with mlflow.start_run(), pytest.raises(ValueError, match="allow-list: numpy.savetxt$"):
         registries.SklearnSaver().save(model, signature, inputs)
+
+
+def test_register_refuses_a_malicious_model(store: str, tmp_path: Path) -> None:
+    sentinel = tmp_path / "pwned"
+    craft("savetxt-claims-allowed", sentinel, tmp_path / "model")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(tmp_path / "model"), "model")
+    uri = f"runs:/{run.info.run_id}/model"
+
+    with pytest.raises(DataError, match=f"^{uri}: refused to load: .*numpy.savetxt$"):
+        registries.MlflowRegister().register("bikes", uri)
+
+    assert mlflow.MlflowClient().search_model_versions() == []
+    assert not sentinel.exists()
 
 
 def fresh_environment(shadow: Path) -> dict[str, str]:

@@ -9,10 +9,12 @@ came with a model: it checks the model against the allow-list of `bikes.io.trust
 from __future__ import annotations
 
 import abc
+import hashlib
 import typing as T
 from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core.errors import DataError
 from bikes.io import trust
@@ -28,6 +30,7 @@ if T.TYPE_CHECKING:
     from bikes.utils.signers import Signature
 
 MODELS_SCHEME = "models:/"
+DIGEST_TAG = "model_sha256"  # tag of a registered version: the SHA-256 of its model file
 
 
 def uri_for_model_alias(name: str, alias: str) -> str:
@@ -222,14 +225,38 @@ def read_model(uri: str, origin: str) -> tuple[MLmodel, bytes]:
         return metadata, trust.model_file(local, metadata.flavors, origin).read_bytes()
 
 
+def check_digest(version: ModelVersion | None, data: bytes, origin: str) -> None:
+    """Check a registered model file against the SHA-256 that its version was registered with.
+
+    A version registered before the tag existed loads with a warning; other URIs have no tag.
+
+    Raises:
+        DataError: the file's SHA-256 is not the one of the version's `model_sha256` tag.
+    """
+    if version is None:
+        return
+    expected = (version.tags or {}).get(DIGEST_TAG)
+    if expected is None:
+        logger.warning("{}: no {} tag, the model file is not verified", origin, DIGEST_TAG)
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise DataError(
+            f"{origin}: refused to load: the SHA-256 of its model file ({digest}) is not the"
+            f" {DIGEST_TAG} of version {version.version} ({expected}): the file changed after"
+            " registration"
+        )
+
+
 class SklearnLoader(Loader):
     """Load the scikit-learn pipeline of a model saved by `SklearnSaver`, never running its code.
 
     Nothing of the model is deserialized before it passes every check (`bikes.io.trust`): its
-    MLmodel file declares the skops format and trusts allowed types only; the types of the file
-    itself, as skops reads them from its schema, are allowed ones. skops then builds the pipeline
-    trusting those only. Unlike `mlflow.sklearn.load_model`, the loader neither unpickles nor adds
-    the model's code to `sys.path`.
+    MLmodel file declares the skops format and trusts allowed types only; the file of a registered
+    version has the SHA-256 of its `model_sha256` tag; the types of the file itself, as skops reads
+    them from its schema, are allowed ones. skops then builds the pipeline trusting those only.
+    Unlike `mlflow.sklearn.load_model`, the loader neither unpickles nor adds the model's code to
+    `sys.path`.
     """
 
     KIND: T.Literal["SklearnLoader"] = "SklearnLoader"
@@ -240,6 +267,7 @@ class SklearnLoader(Loader):
         source = uri_for_model_version(version.name, version.version) if version else uri
         origin = f"{uri} (version {version.version})" if version and source != uri else uri
         metadata, data = read_model(source, origin)
+        check_digest(version, data, origin)
         return LoadedModel(
             uri=uri,
             pipeline=trust.load_pipeline(data, origin),
@@ -273,7 +301,10 @@ class Register(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid")
 
 
 class MlflowRegister(Register):
-    """Register models in the MLflow model registry."""
+    """Register models in the MLflow model registry, each version tagged with its `model_sha256`.
+
+    The model is checked as the loader checks it (`bikes.io.trust`) before it is registered.
+    """
 
     KIND: T.Literal["MlflowRegister"] = "MlflowRegister"
 
@@ -283,8 +314,11 @@ class MlflowRegister(Register):
     ) -> ModelVersion:
         import mlflow
 
+        _, data = read_model(model_uri, model_uri)
+        trust.file_types(data, model_uri)  # never vouch for a model that would not load
+        digest = {DIGEST_TAG: hashlib.sha256(data).hexdigest()}
         return mlflow.register_model(
-            model_uri=model_uri, name=name, tags={**self.tags, **(tags or {})}
+            model_uri=model_uri, name=name, tags={**self.tags, **(tags or {}), **digest}
         )
 
 
