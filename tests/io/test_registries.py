@@ -301,6 +301,26 @@ def test_promotion_of_a_malicious_latest_version_is_a_data_error(
     assert str(champion.version) == registered_model["version"]
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"pickled_model": "../model.skops"}, "no model file '../model.skops' in the model"),
+        ({}, "the model is a DummyRegressor, not a Pipeline"),
+    ],
+    ids=["file-outside-the-model", "not-a-pipeline"],
+)
+def test_loader_refuses_a_model_that_is_not_a_pipeline_of_its_own(
+    fields: dict[str, str], message: str, isolated: Path
+) -> None:
+    regressor = DummyRegressor().fit([[0.0]], [0.0])
+    mlflow.sklearn.save_model(regressor, "model", serialization_format="skops", pip_requirements=[])
+    (isolated / "model.skops").write_bytes((isolated / "model" / "model.skops").read_bytes())
+    edit_flavor(isolated / "model", **fields)
+
+    with pytest.raises(DataError, match=f"^model: {message}$"):
+        registries.SklearnLoader().load("model")
+
+
 def test_loader_refuses_a_model_of_another_flavor(tracking_uri: str) -> None:
     class Constant(PythonModel):
         def predict(
