@@ -2,22 +2,29 @@
 
 A model is saved with MLflow's scikit-learn flavor as its plain fitted pipeline of stock estimators,
 so `mlflow.pyfunc.load_model`, `mlflow models predict` and `mlflow models serve` load it in any
-process with scikit-learn, without this package.
+process with scikit-learn, without this package. The loader of this package never runs code that
+came with a model: it checks the model against the allow-list of `bikes.io.trust` first.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import hashlib
+import io
 import typing as T
+from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
 from bikes.core.errors import DataError
-from bikes.io import tracking
+from bikes.io import tracking, trust
 
 if T.TYPE_CHECKING:
     import pandas as pd
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.models import Model as MLmodel
     from mlflow.models.model import ModelInfo
     from sklearn.pipeline import Pipeline
 
@@ -25,11 +32,7 @@ if T.TYPE_CHECKING:
     from bikes.utils.signers import Signature
 
 MODELS_SCHEME = "models:/"
-# modules whose types a saved pipeline may hold: stock scikit-learn, numpy and scipy only
-STOCK_MODULES = ("sklearn.", "numpy.", "scipy.")
-# `TransformedTargetRegressor` keeps a `functools.partial` of a scikit-learn function: skops still
-# checks the function it wraps against the same trusted list
-STOCK_TYPES = frozenset({"functools.partial"})
+DIGEST_TAG = "model_sha256"  # tag of a registered version: the SHA-256 of its model file
 
 
 def uri_for_model_alias(name: str, alias: str) -> str:
@@ -40,27 +43,6 @@ def uri_for_model_alias(name: str, alias: str) -> str:
 def uri_for_model_version(name: str, version: int | str) -> str:
     """Return the URI of a version of a registered model."""
     return f"{MODELS_SCHEME}{name}/{version}"
-
-
-def is_stock(type_name: str) -> bool:
-    """Tell whether a fully qualified type name belongs to a stock library."""
-    return type_name.startswith(STOCK_MODULES) or type_name in STOCK_TYPES
-
-
-def trusted_types(pipeline: Pipeline) -> list[str]:
-    """Return the types of a pipeline that skops does not trust by default, all stock ones.
-
-    Raises:
-        ValueError: the pipeline holds a type outside scikit-learn, numpy and scipy (a bug: the
-            models of this package are made of stock estimators only).
-    """
-    import skops.io  # type: ignore[import-untyped]
-
-    types = sorted(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
-    foreign = [name for name in types if not is_stock(name)]
-    if foreign:
-        raise ValueError(f"the pipeline holds types that are not stock: {', '.join(foreign)}")
-    return types
 
 
 def model_columns(pipeline: Pipeline, columns: T.Sequence[str]) -> list[str]:
@@ -115,8 +97,9 @@ class SklearnSaver(Saver):
     only this working tree could load it. skops stores the pipeline as data and only rebuilds the
     types it trusts. MLflow 3 saves with skops by default but refuses tree models, whose predictor
     types skops does not trust out of the box. Trusting all types would throw the safety away, so
-    the list is computed from the pipeline itself and checked to hold stock scikit-learn, numpy and
-    scipy types only (`trusted_types`); MLflow stores it in the MLmodel file for the loaders.
+    the list is computed from the pipeline itself and checked against the exact allow-list of
+    `bikes.io.trust` (a pipeline holding any other type is not saved); MLflow stores it in the
+    MLmodel file, for stock MLflow to load the model.
     """
 
     KIND: T.Literal["SklearnSaver"] = "SklearnSaver"
@@ -135,7 +118,7 @@ class SklearnSaver(Saver):
                 signature=signature,
                 input_example=inputs.head(self.example_rows),
                 serialization_format="skops",
-                skops_trusted_types=trusted_types(pipeline),
+                skops_trusted_types=trust.pipeline_types(pipeline),
                 # the pinned stock requirements of the flavor (MLflow adds itself): inferring them
                 # would reload the model in a subprocess for seconds, and find nothing more
                 pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
@@ -218,41 +201,81 @@ def resolve(uri: str) -> ModelVersion | None:
         raise DataError(f"{uri}: model not found in the registry ({detail})") from error
 
 
-class SklearnLoader(Loader):
-    """Load the scikit-learn pipeline of a model saved by `SklearnSaver`.
+def read_model(uri: str, origin: str) -> tuple[MLmodel, bytes]:
+    """Download a model, check its MLmodel file, and return it with the bytes of its model file.
 
-    Before deserializing, the trusted types that the model's MLmodel file declares are checked to
-    be stock ones: the list travels with the model, so a tampered model could otherwise trust
-    anything.
+    Args:
+        uri: URI of the model to download.
+        origin: the model as the user named it, for the messages.
+
+    Raises:
+        DataError: the model cannot be read, or its MLmodel file fails `trust.model_file`.
+    """
+    import tempfile
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model as MLmodel
+
+    with tempfile.TemporaryDirectory(prefix="bikes-model-") as folder:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder))
+            metadata = MLmodel.load(local)
+        except (MlflowException, OSError) as error:
+            detail = " ".join(str(error).split())  # on one line
+            raise DataError(f"{origin}: cannot read the model ({detail})") from error
+        return metadata, trust.model_file(local, metadata.flavors, origin).read_bytes()
+
+
+def check_digest(version: ModelVersion | None, data: bytes, origin: str) -> None:
+    """Check a registered model file against the SHA-256 that its version was registered with.
+
+    A version registered before the tag existed loads with a warning; other URIs have no tag.
+
+    Raises:
+        DataError: the file's SHA-256 is not the one of the version's `model_sha256` tag.
+    """
+    if version is None:
+        return
+    expected = (version.tags or {}).get(DIGEST_TAG)
+    if expected is None:
+        logger.warning("{}: no {} tag, the model file is not verified", origin, DIGEST_TAG)
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise DataError(
+            f"{origin}: refused to load: the SHA-256 of its model file ({digest}) is not the"
+            f" {DIGEST_TAG} of version {version.version} ({expected}): the file changed after"
+            " registration"
+        )
+
+
+class SklearnLoader(Loader):
+    """Load the scikit-learn pipeline of a model saved by `SklearnSaver`, never running its code.
+
+    Nothing of the model is deserialized before it passes every check (`bikes.io.trust`): its
+    MLmodel file declares the skops format and trusts allowed types only; the file of a registered
+    version has the SHA-256 of its `model_sha256` tag; the types of the file itself, as skops reads
+    them from its schema, are allowed ones. skops then builds the pipeline trusting those only.
+    Unlike `mlflow.sklearn.load_model`, the loader neither unpickles nor adds the model's code to
+    `sys.path`.
     """
 
     KIND: T.Literal["SklearnLoader"] = "SklearnLoader"
 
     @T.override
     def load(self, uri: str) -> LoadedModel:
-        import mlflow
-        import mlflow.sklearn
-        from mlflow.exceptions import MlflowException
-
         version = resolve(uri)
         source = uri_for_model_version(version.name, version.version) if version else uri
-        try:
-            info = mlflow.models.get_model_info(source)
-        except (MlflowException, OSError) as error:
-            raise DataError(f"{uri}: cannot read the model ({error})") from error
-        flavor = info.flavors.get("sklearn")
-        if flavor is None:
-            raise DataError(f"{uri}: not a scikit-learn model (flavors: {', '.join(info.flavors)})")
-        foreign = [name for name in flavor.get("skops_trusted_types") or [] if not is_stock(name)]
-        if foreign:
-            raise DataError(f"{uri}: the model trusts types that are not stock: {foreign}")
-        pipeline = mlflow.sklearn.load_model(source)
+        origin = f"{uri} (version {version.version})" if version and source != uri else uri
+        metadata, data = read_model(source, origin)
+        check_digest(version, data, origin)
         return LoadedModel(
             uri=uri,
-            pipeline=pipeline,
+            pipeline=trust.load_pipeline(data, origin),
             name=version.name if version else None,
             version=str(version.version) if version else None,
-            run_id=(version.run_id if version else info.run_id) or None,
+            run_id=(version.run_id if version else metadata.run_id) or None,
         )
 
 
@@ -280,7 +303,10 @@ class Register(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid")
 
 
 class MlflowRegister(Register):
-    """Register models in the MLflow model registry."""
+    """Register models in the MLflow model registry, each version tagged with its `model_sha256`.
+
+    The model is checked as the loader checks it (`bikes.io.trust`) before it is registered.
+    """
 
     KIND: T.Literal["MlflowRegister"] = "MlflowRegister"
 
@@ -290,9 +316,13 @@ class MlflowRegister(Register):
     ) -> tracking.Version:
         import mlflow
 
-        version = mlflow.register_model(
-            model_uri=model_uri, name=name, tags={**self.tags, **(tags or {})}
-        )
+        _, data = read_model(model_uri, model_uri)
+        trust.file_types(data, model_uri)  # never vouch for a model that would not load
+        digest = {DIGEST_TAG: hashlib.sha256(data).hexdigest()}
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints what the log says
+            version = mlflow.register_model(
+                model_uri=model_uri, name=name, tags={**self.tags, **(tags or {}), **digest}
+            )
         return tracking.Version.of(version)
 
 
