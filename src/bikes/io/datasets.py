@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import os
+import re
 import typing as T
 from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
-from bikes.core.errors import DataError
+from bikes.core.errors import DataError, InfraError
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -18,18 +21,70 @@ if T.TYPE_CHECKING:
 
 Lineage: T.TypeAlias = "PandasDataset"
 
+# errors of the storage, not of the data or the code: the disk is full or denies the write
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> T.Iterator[Path]:
-    """Yield a temporary path beside `path`, moved into place only if the block succeeds."""
+    """Yield a temporary path beside `path`, moved into place only if the block succeeds.
+
+    The previous file at `path` stays intact on any failure. A full disk or a denied write raises
+    one `InfraError` naming `path` and the reason; removing the temporary file never hides the
+    first error. Temporary files that killed runs left beside `path` are removed first.
+
+    Raises:
+        InfraError: the storage refused the write (full, read-only or denied).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
         yield temporary
         temporary.replace(target)
+    except OSError as error:
+        paths = {temporary, target, *target.parents}
+        if error.errno not in STORAGE_ERRNOS or error.filename not in {None, *map(str, paths)}:
+            raise  # not the storage of this output (e.g. an input read lazily by the block)
+        reason = os.strerror(error.errno)
+        raise InfraError(f"{path}: cannot write ({reason})") from error
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the failure that matters is the first one
+            temporary.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files of `target` left by runs that ended (e.g. killed)."""
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp")
+    removed = []
+    for entry in target.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if not match or is_alive(int(match.group(1))):
+            continue
+        try:
+            entry.unlink()
+        except OSError:  # removed by another run meanwhile, or not ours to remove: write anyway
+            continue
+        removed.append(entry.name)
+    if removed:
+        names = ", ".join(sorted(removed))
+        logger.warning(
+            "Removed temporary files of runs that ended (killed?) beside {}: {}", target, names
+        )
+
+
+def is_alive(pid: int) -> bool:
+    """Tell whether a process runs with this id (of any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        pass
+    return True
 
 
 def data_error(path: str, error: Exception) -> DataError:
