@@ -97,8 +97,26 @@ def data_error(path: str, error: Exception) -> DataError:
     return DataError(f"{path}: cannot read data ({detail})")
 
 
+def some_rows(path: str, data: pd.DataFrame) -> pd.DataFrame:
+    """Return the data read from `path`, raising a `DataError` when it has no rows."""
+    if not len(data):
+        raise DataError(f"{path}: no rows")
+    return data
+
+
+def nonempty_batches(path: str, batches: T.Iterable[pd.DataFrame]) -> T.Iterator[pd.DataFrame]:
+    """Yield the batches that have rows, raising a `DataError` at the end when none had any."""
+    rows = 0
+    for batch in batches:
+        if len(batch):
+            rows += len(batch)
+            yield batch
+    if not rows:
+        raise DataError(f"{path}: no rows")
+
+
 class Reader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
-    """Read a data frame from a source.
+    """Read a data frame from a source: a source without rows is a `DataError` (`no rows`).
 
     Attributes:
         limit: keep only the first rows (for quick runs), all when None.
@@ -113,7 +131,7 @@ class Reader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
 
     @abc.abstractmethod
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
-        """Read the data frame in batches of at most `batch_size` rows, with flat memory."""
+        """Read the data frame in batches of 1 to `batch_size` rows, with flat memory."""
 
     @abc.abstractmethod
     def lineage(
@@ -182,9 +200,10 @@ class ParquetReader(FileReader):
         if self.limit is not None:
             return pd.concat(self.read_batches(batch_size=self.limit))
         try:
-            return pd.read_parquet(self.path)
+            data = pd.read_parquet(self.path)
         except Exception as error:
             raise data_error(self.path, error) from error
+        return some_rows(self.path, data)
 
     @T.override
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
@@ -201,11 +220,12 @@ class ParquetReader(FileReader):
             for index in (schema.pandas_metadata or {}).get("index_columns", [])
             if isinstance(index, dict) and index.get("kind") == "range"
         ]
-        batches = (
+        batches: T.Iterator[pd.DataFrame] = (
             pa.Table.from_batches([batch], schema=schema).to_pandas()
             for batch in file.iter_batches(batch_size=batch_size)
         )
-        yield from self.limited(with_range_index(batches, ranges[0]) if ranges else batches)
+        batches = with_range_index(batches, ranges[0]) if ranges else batches
+        yield from self.limited(nonempty_batches(self.path, batches))
 
 
 def with_range_index(
@@ -237,9 +257,10 @@ class CSVReader(FileReader):
         import pandas as pd
 
         try:
-            return pd.read_csv(self.path, index_col=self.index_col, nrows=self.limit)
+            data = pd.read_csv(self.path, index_col=self.index_col, nrows=self.limit)
         except Exception as error:
             raise data_error(self.path, error) from error
+        return some_rows(self.path, data)
 
     @T.override
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
@@ -247,7 +268,9 @@ class CSVReader(FileReader):
 
         try:
             with pd.read_csv(self.path, index_col=self.index_col, chunksize=batch_size) as chunks:
-                yield from self.limited(chunks)
+                yield from self.limited(nonempty_batches(self.path, chunks))
+        except DataError:
+            raise
         except Exception as error:
             raise data_error(self.path, error) from error
 
@@ -257,6 +280,9 @@ ReaderKind = ParquetReader | CSVReader
 
 class Writer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     """Write a data frame atomically: a failed job never leaves a half-written output.
+
+    Writing zero rows is a `DataError` (`no rows to write`) of every writer alike, and the previous
+    file stays: an empty output is never a silent success.
 
     Attributes:
         path: path of the file to write.
@@ -269,9 +295,22 @@ class Writer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         """Write a whole data frame."""
         self.write_batches([data])
 
-    @abc.abstractmethod
     def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
-        """Write a stream of data frames as one file, and return the number of rows written."""
+        """Write a stream of data frames as one file, and return the number of rows written.
+
+        Raises:
+            DataError: no batch had any row.
+            InfraError: the storage refused the write (full, read-only or denied).
+        """
+        with atomic_path(self.path) as temporary:
+            rows = self.write_file(temporary, (batch for batch in batches if len(batch)))
+            if not rows:
+                raise DataError(f"{self.path}: no rows to write")
+        return rows
+
+    @abc.abstractmethod
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
+        """Write batches (none of them empty) to `path` as one file, and return the rows written."""
 
 
 class ParquetWriter(Writer):
@@ -280,25 +319,26 @@ class ParquetWriter(Writer):
     KIND: T.Literal["ParquetWriter"] = "ParquetWriter"
 
     @T.override
-    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         rows = 0
-        with atomic_path(self.path) as temporary:
-            writer: pq.ParquetWriter | None = None
-            try:
-                for batch in batches:
-                    table = pa.Table.from_pandas(batch, preserve_index=True)
-                    if writer is None:
-                        writer = pq.ParquetWriter(temporary, table.schema)
-                    writer.write_table(table.cast(writer.schema))
-                    rows += len(batch)
-            finally:
-                if writer is not None:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in batches:
+                table = pa.Table.from_pandas(batch, preserve_index=True)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(batch)
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):  # the first error is the one to report
                     writer.close()
-            if writer is None:
-                raise DataError(f"{self.path}: nothing to write")
+            raise
+        if writer is not None:
+            writer.close()
         return rows
 
 
@@ -308,12 +348,11 @@ class CSVWriter(Writer):
     KIND: T.Literal["CSVWriter"] = "CSVWriter"
 
     @T.override
-    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
         rows = 0
-        with atomic_path(self.path) as temporary:
-            for batch in batches:
-                batch.to_csv(temporary, mode="a" if rows else "w", header=not rows)
-                rows += len(batch)
+        for batch in batches:
+            batch.to_csv(path, mode="a" if rows else "w", header=not rows)
+            rows += len(batch)
         return rows
 
 
