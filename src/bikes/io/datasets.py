@@ -57,7 +57,12 @@ def atomic_path(path: str | Path) -> T.Iterator[Path]:
 
 
 def remove_stale_temporaries(target: Path) -> None:
-    """Remove the temporary files of `target` left by runs that ended (e.g. killed)."""
+    """Remove the temporary files of `target` left by runs that ended (e.g. killed).
+
+    A file whose process id is alive is kept (a write under way, or an id reused since). Ids are
+    those of this machine: in a folder that several machines write, the write under way of another
+    one would fail (never half-written), so give each machine its own output paths.
+    """
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp")
     removed = []
     for entry in target.parent.iterdir():
