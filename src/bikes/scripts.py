@@ -28,7 +28,7 @@ parser = argparse.ArgumentParser(
 )
 parser.add_argument("files", nargs="*", help="config files (YAML or JSON; paths or cloud URLs)")
 parser.add_argument(
-    "-e", "--extras", nargs="*", default=[], help="configs merged last (YAML or a.b=1 dot-lists)"
+    "-e", "--extras", nargs="*", default=[], help="configs merged last (YAML, or a.b=1 c=two words)"
 )
 parser.add_argument(
     "-s", "--schema", action="store_true", help="print the JSON schema of the configs and exit"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import typing as T
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
+from loguru import logger
 
 from bikes.core import schemas
 from bikes.core.errors import DataError
+from bikes.io import datasets
 
 
 def test_raw_schema_accepts_and_coerces(hours: pd.DataFrame) -> None:
@@ -59,3 +65,108 @@ def test_many_failures_are_summarized(hours: pd.DataFrame) -> None:
     bad = hours.assign(hr=99, mnth=0, weekday=9, season=0)
     with pytest.raises(DataError, match=r"and 1 more failed check\(s\)$"):
         schemas.InputsSchema.check(bad)
+
+
+@pytest.fixture
+def logs() -> T.Iterator[list[str]]:
+    """Collect the messages logged with loguru during the test."""
+    messages: list[str] = []
+    handler = logger.add(lambda message: messages.append(message.record["message"]))
+    yield messages
+    logger.remove(handler)
+
+
+def test_fractional_floats_are_not_truncated_into_integers(hours: pd.DataFrame) -> None:
+    bad = hours.astype({"hr": float})
+    bad.loc[6, "hr"] = 12.9
+    with pytest.raises(DataError) as error:
+        schemas.InputsSchema.check(bad, origin="hour.csv")
+    expected = "column 'hr' failed dtype('int64') at row 6 (value 12.9)"
+    assert str(error.value) == f"hour.csv: InputsSchema {expected}"
+
+
+def test_integral_floats_are_integers(hours: pd.DataFrame) -> None:
+    inputs = schemas.InputsSchema.check(hours.astype({"hr": float}))
+    assert inputs["hr"].dtype == "int64"
+    pd.testing.assert_series_equal(inputs["hr"], hours["hr"])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({6: "3"}, "at row 6 (value '3')"),  # text is never read as a number
+        ({6: "3", 9: "three"}, "at row 9 (value 'three')"),  # the text that is not a number first
+    ],
+)
+def test_text_is_not_a_number(hours: pd.DataFrame, values: dict[int, str], expected: str) -> None:
+    bad = hours.astype({"season": object})
+    for row, value in values.items():
+        bad.loc[row, "season"] = value
+    with pytest.raises(DataError) as error:
+        schemas.InputsSchema.check(bad, origin="x")
+    assert str(error.value) == f"x: InputsSchema column 'season' failed dtype('int64') {expected}"
+
+
+def test_a_stray_word_in_a_csv_column_is_named(tmp_path: Path, hours: pd.DataFrame) -> None:
+    path = tmp_path / "hour.csv"
+    bad = hours.astype({"temp": object})
+    bad.loc[50, "temp"] = "?"
+    bad.to_csv(path)
+    raw = datasets.CSVReader(path=str(path), index_col="instant").read()
+    with pytest.raises(DataError) as error:
+        schemas.RawSchema.check(raw, origin=str(path))
+    assert str(error.value).endswith("column 'temp' failed dtype('float64') at row 50 (value '?')")
+
+
+def test_dates_are_parsed_from_text_and_logged_once(hours: pd.DataFrame, logs: list[str]) -> None:
+    schemas.parsed_as_dates.cache_clear()
+    for _ in range(2):
+        inputs = schemas.InputsSchema.check(hours)
+    assert inputs["dteday"].dtype.kind == "M"
+    assert logs == ["InputsSchema: column 'dteday' read as text, parsed as dates"]
+
+
+def test_numbers_are_not_dates(hours: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match=r"column 'dteday' failed dtype\('datetime64\[ns\]'\) at"):
+        schemas.InputsSchema.check(hours.assign(dteday=20110101))
+
+
+@pytest.mark.parametrize("schema", [schemas.InputsSchema, schemas.TargetsSchema, schemas.RawSchema])
+def test_an_hour_is_unique(hours: pd.DataFrame, schema: type[schemas.Schema]) -> None:
+    bad = hours.rename(index={3: 2})
+    with pytest.raises(DataError) as error:
+        schema.check(bad, origin="x")
+    assert (
+        str(error.value)
+        == f"x: {schema.__name__} index 'instant' failed field_uniqueness at row 2 (value 2)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("temp", np.nan, r"column 'temp' failed not_nullable at row 6 \(value nan\)"),
+        ("temp", np.inf, r"column 'temp' failed less_than_or_equal_to\(1\) at row 6 \(value inf\)"),
+        ("hr", np.nan, r"column 'hr' failed coerce_dtype\('int64'\) at row 6 \(value nan\)"),
+        (
+            "dteday",
+            "2011-13-45",
+            r"column 'dteday' failed coerce_dtype\('datetime64\[ns\]'\) at row 6",
+        ),
+    ],
+)
+def test_missing_infinite_and_impossible_values(
+    hours: pd.DataFrame, column: str, value: float | str, expected: str
+) -> None:
+    bad = hours.astype({"hr": float})
+    bad.loc[6, column] = value
+    with pytest.raises(DataError, match=expected):
+        schemas.InputsSchema.check(bad)
+
+
+@pytest.mark.real
+def test_the_real_data_validates(real_data_path: Path) -> None:
+    raw = datasets.CSVReader(path=str(real_data_path), index_col="instant").read()
+    checked = schemas.RawSchema.check(raw, origin=str(real_data_path))
+    assert len(checked) == len(raw) == 17_379
+    assert checked["dteday"].dtype.kind == "M"

@@ -62,14 +62,40 @@ def test_failed_write_leaves_nothing(tmp_path: Path, hours: pd.DataFrame) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_overwrite_keeps_the_previous_file(tmp_path: Path, hours: pd.DataFrame) -> None:
-    path = tmp_path / "kept.parquet"
-    writer = datasets.ParquetWriter(path=str(path))
-    writer.write(hours)
-    with pytest.raises(DataError, match="nothing to write"):
-        writer.write_batches([])
-    pd.testing.assert_frame_equal(pd.read_parquet(path), hours)
-    assert [item.name for item in tmp_path.iterdir()] == ["kept.parquet"]
+@pytest.mark.parametrize("writer_type", [datasets.ParquetWriter, datasets.CSVWriter])
+@pytest.mark.parametrize("batches", [[], [pd.DataFrame({"a": []})]], ids=["none", "empty"])
+def test_writers_refuse_zero_rows_and_keep_the_previous_file(
+    tmp_path: Path, writer_type: type[datasets.WriterKind], batches: list[pd.DataFrame]
+) -> None:
+    path = tmp_path / "kept.out"
+    writer = writer_type(path=str(path))
+    writer.write(pd.DataFrame({"a": [1, 2]}))
+    old = path.read_bytes()
+    with pytest.raises(DataError, match=f"^{path}: no rows to write$"):
+        writer.write_batches(batches)
+    assert path.read_bytes() == old
+    assert [item.name for item in tmp_path.iterdir()] == ["kept.out"]
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_zero_rows_is_an_error_of_the_input(
+    tmp_path: Path, hours: pd.DataFrame, suffix: str
+) -> None:
+    path = tmp_path / f"empty.{suffix}"
+    empty = hours.head(0)
+    reader: datasets.ReaderKind
+    if suffix == "parquet":
+        empty.to_parquet(path)
+        reader = datasets.ParquetReader(path=str(path))
+    else:
+        empty.to_csv(path)
+        reader = datasets.CSVReader(path=str(path), index_col="instant")
+    with pytest.raises(DataError, match=f"^{path}: no rows$"):
+        reader.read()
+    with pytest.raises(DataError, match=f"^{path}: no rows$"):
+        list(reader.read_batches(batch_size=10))
+    with pytest.raises(DataError, match=f"^{path}: no rows$"):
+        reader.model_copy(update={"limit": 5}).read()
 
 
 @pytest.mark.parametrize("reader_type", [datasets.ParquetReader, datasets.CSVReader])

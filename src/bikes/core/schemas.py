@@ -6,35 +6,104 @@ schema. The inputs schema filters every column it does not name, so they can nev
 
 from __future__ import annotations
 
+import functools
 import typing as T
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pandera.typing as pt
+from loguru import logger
 
 from bikes.core.errors import DataError
 
 TARGET = "cnt"
 LEAKING_COLUMNS = ("casual", "registered")
 MAX_REPORTED_FAILURES = 3
+FAILURE_COLUMNS = ["schema_context", "column", "check", "index", "failure_case"]
 
 
 class Schema(pa.DataFrameModel):
-    """Base schema: coerce dtypes, then report violations in one line naming column and row."""
+    """Base schema: refuse lossy types, coerce the rest, report violations in one line.
+
+    Types are strict at the boundary: an integer column takes integers (or floats without a
+    fractional part), a number column takes numbers, never text (`'3'`); a date column takes dates,
+    or text parsed as dates (CSV files have no date type; logged once).
+    """
 
     class Config:
         """Default settings of the schemas."""
 
-        coerce = True
+        coerce = True  # only lossless conversions remain once `lossy_values` found none
         strict = False
 
     @classmethod
     def check(cls, data: pd.DataFrame, origin: str = "data") -> pd.DataFrame:
         """Validate (and coerce) a data frame, raising a `DataError` that names column and row."""
+        failures = lossy_values(cls, data)
+        if len(failures):
+            raise DataError(f"{origin}: {cls.__name__} {describe(failures)}")
         try:
             return T.cast(pd.DataFrame, cls.validate(data, lazy=True))
         except pa.errors.SchemaErrors as error:
             raise DataError(f"{origin}: {cls.__name__} {describe(error.failure_cases)}") from error
+
+
+def lossy_values(schema: type[Schema], data: pd.DataFrame) -> pd.DataFrame:
+    """Find the values that coercion would change or invent, as pandera failure cases."""
+    model = schema.to_schema()
+    fields = [(name, column.dtype, "Column") for name, column in model.columns.items()]
+    if model.index is not None and model.index.name == data.index.name:
+        fields.append((model.index.name, model.index.dtype, "Index"))
+    cases = []
+    for name, dtype, context in fields:
+        if context == "Column" and name not in data.columns:
+            continue  # pandera reports missing columns
+        values = data.index if context == "Index" else data[name]
+        wanted = getattr(dtype.type, "kind", "O")
+        if wanted == "M" and values.dtype.kind == "O" and values.notna().any():
+            parsed_as_dates(schema.__name__, name)
+        mask = lossy(values, wanted)
+        if mask is not None and mask.any():
+            failed = {"index": data.index[mask], "failure_case": values[mask].to_numpy(object)}
+            case = {"schema_context": context, "column": name, "check": f"dtype('{dtype}')"}
+            cases.append(pd.DataFrame(case | failed))
+    return pd.concat(cases) if cases else pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+def lossy(values: pd.Series[T.Any] | pd.Index, wanted: str) -> np.ndarray | None:
+    """Mask the values that coercion to a dtype of kind `wanted` would change (None: none can)."""
+    kind = values.dtype.kind
+    if kind == wanted or (wanted in "iuf" and kind in "iub") or (wanted == "M" and kind == "O"):
+        return None
+    if wanted in "iu" and kind == "f":  # keep 12.0, refuse 12.9 (NaN and inf: pandera's)
+        numbers = values.to_numpy()
+        return T.cast(np.ndarray, np.isfinite(numbers) & (np.trunc(numbers) != numbers))
+    if wanted in "iuf" and kind == "O":
+        return textual(pd.Series(values), wanted)
+    if wanted in "iufM":  # e.g. numbers as dates: never nanoseconds since 1970
+        return T.cast(np.ndarray, values.notna().to_numpy())
+    return None
+
+
+def textual(values: pd.Series[T.Any], wanted: str) -> np.ndarray:
+    """Mask text (and fractional numbers) in a column of objects of kind `wanted` (numbers).
+
+    A stray word in a CSV column turns all its numbers into text: the words alone are named then.
+    """
+    text = values.map(lambda value: isinstance(value, str | bytes)).to_numpy(dtype=bool)
+    words = text & pd.to_numeric(values.where(text), errors="coerce").isna().to_numpy()
+    if words.any():
+        return words
+    numbers = pd.to_numeric(values.where(~text), errors="coerce")
+    fractional = lossy(numbers, wanted) if numbers.dtype.kind == "f" else None
+    return text if fractional is None else text | fractional
+
+
+@functools.cache
+def parsed_as_dates(schema: str, column: str) -> None:
+    """Log, once a process, that a column of text was parsed as dates."""
+    logger.info("{}: column '{}' read as text, parsed as dates", schema, column)
 
 
 def describe(failures: pd.DataFrame) -> str:
@@ -60,7 +129,8 @@ def describe(failures: pd.DataFrame) -> str:
                 else first.failure_case
             )
             value = f" (value {case!r})" if len(rows) else ""
-            phrases.append(f"column '{column}' failed {check}{where}{value}")
+            field = "index" if context == "Index" else "column"
+            phrases.append(f"{field} '{column}' failed {check}{where}{value}")
     unique = list(dict.fromkeys(phrases))
     more = len(unique) - MAX_REPORTED_FAILURES
     suffix = f"; and {more} more failed check(s)" if more > 0 else ""
@@ -75,7 +145,7 @@ class InputsSchema(Schema):
 
         strict = "filter"
 
-    instant: pt.Index[int] = pa.Field(ge=0, check_name=True)
+    instant: pt.Index[int] = pa.Field(ge=0, check_name=True, unique=True)
     dteday: pt.Series[pa.DateTime]
     season: pt.Series[int] = pa.Field(isin=[1, 2, 3, 4])
     yr: pt.Series[int] = pa.Field(isin=[0, 1])
@@ -99,7 +169,7 @@ class TargetsSchema(Schema):
 
         strict = "filter"
 
-    instant: pt.Index[int] = pa.Field(ge=0, check_name=True)
+    instant: pt.Index[int] = pa.Field(ge=0, check_name=True, unique=True)
     cnt: pt.Series[int] = pa.Field(ge=0)
 
 

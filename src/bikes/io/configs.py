@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as T
 from pathlib import Path
 
@@ -12,6 +13,15 @@ if T.TYPE_CHECKING:  # omegaconf and yaml load in ~0.1 s: only when a config is 
 
     Config = oc.DictConfig
 CLOUD_SCHEMES = ("s3://", "gs://", "az://")
+# a dot-list splits at the spaces before a `key=`: the values may hold spaces (`a=hello world b=1`)
+DOT_LIST_ITEMS = re.compile(r"\s+(?=[^\s=]+=)")
+HIDDEN = "(value hidden)"
+
+
+class Resolved(str):
+    """A string that an interpolation gave (e.g. `${oc.env:TOKEN}`): errors never print it."""
+
+    __slots__ = ()
 
 
 def read_text(path: str) -> str:
@@ -56,13 +66,20 @@ def parse_file(path: str) -> Config:
 
 
 def parse_string(string: str) -> Config:
-    """Parse an extra config: a YAML/JSON mapping or an OmegaConf dot-list (`a.b=1 c=2`)."""
+    """Parse an extra config: a YAML/JSON mapping or an OmegaConf dot-list (`a.b=1 c=two words`).
+
+    A dot-list splits only before each `key=`: a value may hold spaces, not ` key=` (give such a
+    value in a YAML mapping: `{a: 'x y=z'}`).
+    """
     import omegaconf as oc
 
     origin = f"--extras {string!r}"
     if "=" in string and not string.lstrip().startswith("{"):
+        items = DOT_LIST_ITEMS.split(string.strip())
+        if "=" not in items[0]:
+            raise ConfigError(f"{origin}: invalid dot-list ({items[0]!r} is not key=value)")
         try:
-            return oc.OmegaConf.from_dotlist(string.split())
+            return oc.OmegaConf.from_dotlist(items)
         except Exception as error:  # omegaconf raises grammar errors of several types
             raise ConfigError(f"{origin}: invalid dot-list ({error})") from error
     return load_mapping(string, origin=origin)
@@ -97,21 +114,65 @@ def to_object(config: Config) -> dict[str, T.Any]:
         where = f"{key}: " if key else ""
         message = (getattr(error, "msg", None) or str(error)).splitlines()[0]
         raise ConfigError(f"config: {where}cannot resolve interpolation ({message})") from error
-    return T.cast(dict[str, T.Any], obj)
+    return T.cast(dict[str, T.Any], mark_resolved(config, obj))
+
+
+def mark_resolved(config: oc.DictConfig | oc.ListConfig, obj: T.Any) -> T.Any:
+    """Wrap in `Resolved` the strings of `obj` (the resolved `config`) that interpolations gave."""
+    import omegaconf as oc
+
+    keys: T.Iterable[T.Any] = (
+        config.keys() if isinstance(config, oc.DictConfig) else range(len(config))
+    )
+    for key in keys:
+        value = obj[key]
+        if isinstance(value, str) and oc.OmegaConf.is_interpolation(config, key):
+            obj[key] = Resolved(value)
+        elif isinstance(value, dict | list):
+            mark_resolved(config[key], value)
+    return obj
 
 
 ModelT = T.TypeVar("ModelT")
 
 
 def validate(model: type[ModelT], obj: T.Any, origin: str) -> ModelT:
-    """Validate a config object against a model, naming the origin and fields of every error."""
+    """Validate a config object against a model, naming the origin and fields of every error.
+
+    Errors print the values written in the config (e.g. a mistyped `KIND`), never those that an
+    interpolation gave (`Resolved`): `${oc.env:...}` may hold a secret.
+    """
     import pydantic as pdt
 
     try:
-        return pdt.TypeAdapter(model).validate_python(obj)
+        return pdt.TypeAdapter(model).validate_python(plain(obj))
     except pdt.ValidationError as error:
+        hidden = sorted({text for text in resolved(obj) if text}, key=len, reverse=True)
         problems = []
         for item in error.errors(include_url=False):
             field = ".".join(str(part) for part in item["loc"]) or "(root)"
-            problems.append(f"{field}: {item['msg']}")
+            message = item["msg"]
+            for text in hidden:  # quoted by pydantic (a tag) or by validators (`{value!r}`)
+                message = message.replace(repr(text), HIDDEN).replace(text, HIDDEN)
+            problems.append(f"{field}: {message}")
         raise ConfigError(f"{origin}: " + "; ".join(problems)) from None
+
+
+def resolved(obj: T.Any) -> T.Iterator[Resolved]:
+    """Yield the `Resolved` strings of a config object."""
+    if isinstance(obj, Resolved):
+        yield obj
+    elif isinstance(obj, dict | list):
+        for value in obj.values() if isinstance(obj, dict) else obj:
+            yield from resolved(value)
+
+
+def plain(obj: T.Any) -> T.Any:
+    """Copy a config object with plain strings for its `Resolved` ones (for fields of any type)."""
+    if isinstance(obj, Resolved):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {key: plain(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [plain(value) for value in obj]
+    return obj

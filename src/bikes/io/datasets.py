@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import os
+import re
 import typing as T
 from pathlib import Path
 
 import pydantic as pdt
+from loguru import logger
 
-from bikes.core.errors import DataError
+from bikes.core.errors import DataError, InfraError
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -18,18 +21,75 @@ if T.TYPE_CHECKING:
 
 Lineage: T.TypeAlias = "PandasDataset"
 
+# errors of the storage, not of the data or the code: the disk is full or denies the write
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> T.Iterator[Path]:
-    """Yield a temporary path beside `path`, moved into place only if the block succeeds."""
+    """Yield a temporary path beside `path`, moved into place only if the block succeeds.
+
+    The previous file at `path` stays intact on any failure. A full disk or a denied write raises
+    one `InfraError` naming `path` and the reason; removing the temporary file never hides the
+    first error. Temporary files that killed runs left beside `path` are removed first.
+
+    Raises:
+        InfraError: the storage refused the write (full, read-only or denied).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target)
         yield temporary
         temporary.replace(target)
+    except OSError as error:
+        paths = {temporary, target, *target.parents}
+        if error.errno not in STORAGE_ERRNOS or error.filename not in {None, *map(str, paths)}:
+            raise  # not the storage of this output (e.g. an input read lazily by the block)
+        reason = os.strerror(error.errno)
+        raise InfraError(f"{path}: cannot write ({reason})") from error
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the failure that matters is the first one
+            temporary.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files of `target` left by runs that ended (e.g. killed).
+
+    A file whose process id is alive is kept (a write under way, or an id reused since). Ids are
+    those of this machine: in a folder that several machines write, the write under way of another
+    one would fail (never half-written), so give each machine its own output paths.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp")
+    removed = []
+    for entry in target.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if not match or is_alive(int(match.group(1))):
+            continue
+        try:
+            entry.unlink()
+        except OSError:  # removed by another run meanwhile, or not ours to remove: write anyway
+            continue
+        removed.append(entry.name)
+    if removed:
+        names = ", ".join(sorted(removed))
+        logger.warning(
+            "Removed temporary files of runs that ended (killed?) beside {}: {}", target, names
+        )
+
+
+def is_alive(pid: int) -> bool:
+    """Tell whether a process runs with this id (of any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        pass
+    return True
 
 
 def data_error(path: str, error: Exception) -> DataError:
@@ -42,8 +102,26 @@ def data_error(path: str, error: Exception) -> DataError:
     return DataError(f"{path}: cannot read data ({detail})")
 
 
+def some_rows(path: str, data: pd.DataFrame) -> pd.DataFrame:
+    """Return the data read from `path`, raising a `DataError` when it has no rows."""
+    if not len(data):
+        raise DataError(f"{path}: no rows")
+    return data
+
+
+def nonempty_batches(path: str, batches: T.Iterable[pd.DataFrame]) -> T.Iterator[pd.DataFrame]:
+    """Yield the batches that have rows, raising a `DataError` at the end when none had any."""
+    rows = 0
+    for batch in batches:
+        if len(batch):
+            rows += len(batch)
+            yield batch
+    if not rows:
+        raise DataError(f"{path}: no rows")
+
+
 class Reader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
-    """Read a data frame from a source.
+    """Read a data frame from a source: a source without rows is a `DataError` (`no rows`).
 
     Attributes:
         limit: keep only the first rows (for quick runs), all when None.
@@ -58,7 +136,7 @@ class Reader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
 
     @abc.abstractmethod
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
-        """Read the data frame in batches of at most `batch_size` rows, with flat memory."""
+        """Read the data frame in batches of 1 to `batch_size` rows, with flat memory."""
 
     @abc.abstractmethod
     def lineage(
@@ -127,9 +205,10 @@ class ParquetReader(FileReader):
         if self.limit is not None:
             return pd.concat(self.read_batches(batch_size=self.limit))
         try:
-            return pd.read_parquet(self.path)
+            data = pd.read_parquet(self.path)
         except Exception as error:
             raise data_error(self.path, error) from error
+        return some_rows(self.path, data)
 
     @T.override
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
@@ -146,11 +225,12 @@ class ParquetReader(FileReader):
             for index in (schema.pandas_metadata or {}).get("index_columns", [])
             if isinstance(index, dict) and index.get("kind") == "range"
         ]
-        batches = (
+        batches: T.Iterator[pd.DataFrame] = (
             pa.Table.from_batches([batch], schema=schema).to_pandas()
             for batch in file.iter_batches(batch_size=batch_size)
         )
-        yield from self.limited(with_range_index(batches, ranges[0]) if ranges else batches)
+        batches = with_range_index(batches, ranges[0]) if ranges else batches
+        yield from self.limited(nonempty_batches(self.path, batches))
 
 
 def with_range_index(
@@ -182,9 +262,10 @@ class CSVReader(FileReader):
         import pandas as pd
 
         try:
-            return pd.read_csv(self.path, index_col=self.index_col, nrows=self.limit)
+            data = pd.read_csv(self.path, index_col=self.index_col, nrows=self.limit)
         except Exception as error:
             raise data_error(self.path, error) from error
+        return some_rows(self.path, data)
 
     @T.override
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
@@ -192,7 +273,9 @@ class CSVReader(FileReader):
 
         try:
             with pd.read_csv(self.path, index_col=self.index_col, chunksize=batch_size) as chunks:
-                yield from self.limited(chunks)
+                yield from self.limited(nonempty_batches(self.path, chunks))
+        except DataError:
+            raise
         except Exception as error:
             raise data_error(self.path, error) from error
 
@@ -202,6 +285,9 @@ ReaderKind = ParquetReader | CSVReader
 
 class Writer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     """Write a data frame atomically: a failed job never leaves a half-written output.
+
+    Writing zero rows is a `DataError` (`no rows to write`) of every writer alike, and the previous
+    file stays: an empty output is never a silent success.
 
     Attributes:
         path: path of the file to write.
@@ -214,9 +300,22 @@ class Writer(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         """Write a whole data frame."""
         self.write_batches([data])
 
-    @abc.abstractmethod
     def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
-        """Write a stream of data frames as one file, and return the number of rows written."""
+        """Write a stream of data frames as one file, and return the number of rows written.
+
+        Raises:
+            DataError: no batch had any row.
+            InfraError: the storage refused the write (full, read-only or denied).
+        """
+        with atomic_path(self.path) as temporary:
+            rows = self.write_file(temporary, (batch for batch in batches if len(batch)))
+            if not rows:
+                raise DataError(f"{self.path}: no rows to write")
+        return rows
+
+    @abc.abstractmethod
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
+        """Write batches (none of them empty) to `path` as one file, and return the rows written."""
 
 
 class ParquetWriter(Writer):
@@ -225,25 +324,26 @@ class ParquetWriter(Writer):
     KIND: T.Literal["ParquetWriter"] = "ParquetWriter"
 
     @T.override
-    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         rows = 0
-        with atomic_path(self.path) as temporary:
-            writer: pq.ParquetWriter | None = None
-            try:
-                for batch in batches:
-                    table = pa.Table.from_pandas(batch, preserve_index=True)
-                    if writer is None:
-                        writer = pq.ParquetWriter(temporary, table.schema)
-                    writer.write_table(table.cast(writer.schema))
-                    rows += len(batch)
-            finally:
-                if writer is not None:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in batches:
+                table = pa.Table.from_pandas(batch, preserve_index=True)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(batch)
+        except BaseException:
+            if writer is not None:
+                with contextlib.suppress(Exception):  # the first error is the one to report
                     writer.close()
-            if writer is None:
-                raise DataError(f"{self.path}: nothing to write")
+            raise
+        if writer is not None:
+            writer.close()
         return rows
 
 
@@ -253,12 +353,11 @@ class CSVWriter(Writer):
     KIND: T.Literal["CSVWriter"] = "CSVWriter"
 
     @T.override
-    def write_batches(self, batches: T.Iterable[pd.DataFrame]) -> int:
+    def write_file(self, path: Path, batches: T.Iterable[pd.DataFrame]) -> int:
         rows = 0
-        with atomic_path(self.path) as temporary:
-            for batch in batches:
-                batch.to_csv(temporary, mode="a" if rows else "w", header=not rows)
-                rows += len(batch)
+        for batch in batches:
+            batch.to_csv(path, mode="a" if rows else "w", header=not rows)
+            rows += len(batch)
         return rows
 
 
