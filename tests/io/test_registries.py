@@ -155,10 +155,9 @@ def test_loader_by_alias_and_version(
     by_alias = loader.load(registered_model["uri"])
     by_version = loader.load(registries.uri_for_model_version("bikes", registered_model["version"]))
 
-    assert (by_alias.name, by_alias.version) == ("bikes", registered_model["version"])
-    assert by_alias.run_id == registered_model["run_id"]
+    assert (by_alias.name, by_alias.version) == ("bikes", int(registered_model["version"]))
     assert isinstance(by_alias.pipeline, Pipeline)
-    assert "version='1'" in repr(by_alias)
+    assert "version=1" in repr(by_alias)
     outputs = by_alias.predict(inputs)
     assert list(outputs.columns) == ["prediction"]
     assert outputs.index.equals(inputs.index)
@@ -225,9 +224,9 @@ def test_registered_model_loads_with_stock_mlflow(
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("models:/bikes@nope", "models:/bikes@nope: model not found"),
-        ("models:/bikes/99", "models:/bikes/99: model not found"),
-        ("models:/other@champion", "models:/other@champion: model not found"),
+        ("models:/bikes@nope", "models:/bikes@nope: no version holds the alias"),
+        ("models:/bikes/99", "models:/bikes/99: no such version"),
+        ("models:/other@champion", "models:/other@champion: no version holds the alias"),
         ("models:/bikes/latest", "expected models:/<name>@<alias>"),
         ("runs:/0123456789abcdef/model", "runs:/0123456789abcdef/model: cannot read the model"),
     ],

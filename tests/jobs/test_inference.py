@@ -118,7 +118,7 @@ def test_missing_model_is_a_data_error_naming_the_uri(
 
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 3
-    assert error.startswith("bikes: error: models:/bikes@champion: model not found")
+    assert error.startswith("bikes: error: models:/bikes@champion: no version holds the alias")
     assert not Path("outputs/predictions.parquet").exists()
 
 

@@ -23,7 +23,6 @@ from bikes.io import tracking, trust
 
 if T.TYPE_CHECKING:
     import pandas as pd
-    from mlflow.entities.model_registry import ModelVersion
     from mlflow.models import Model as MLmodel
     from mlflow.models.model import ModelInfo
     from sklearn.pipeline import Pipeline
@@ -140,23 +139,13 @@ class LoadedModel:
         pipeline: the fitted scikit-learn pipeline (for predictions and SHAP values).
         name: name of the registered model (None for a run or a path).
         version: version of the registered model (None for a run or a path).
-        run_id: run that logged the model, when known.
     """
 
     def __init__(
-        self,
-        uri: str,
-        pipeline: Pipeline,
-        name: str | None = None,
-        version: str | None = None,
-        run_id: str | None = None,
+        self, uri: str, pipeline: Pipeline, name: str | None = None, version: int | None = None
     ) -> None:
         """Keep the pipeline and its origin."""
-        self.uri = uri
-        self.pipeline = pipeline
-        self.name = name
-        self.version = version
-        self.run_id = run_id
+        self.uri, self.pipeline, self.name, self.version = uri, pipeline, name, version
 
     def __repr__(self) -> str:
         """Name the model by its origin."""
@@ -175,30 +164,26 @@ class Loader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     KIND: str
 
     @abc.abstractmethod
-    def load(self, uri: str) -> LoadedModel:
-        """Load the model of a URI (a missing model is a `DataError` naming the URI)."""
+    def load(self, uri: str, registry: tracking.Registry | None = None) -> LoadedModel:
+        """Load the model of a URI, resolving `models:/` URIs in `registry` (a job's).
+
+        A missing model is a `DataError` naming the URI; without `registry`, `models:/` URIs are
+        resolved in the registry of MLflow's current URIs.
+        """
 
 
-def resolve(uri: str) -> ModelVersion | None:
+def resolve(uri: str, registry: tracking.Registry | None = None) -> tracking.Version | None:
     """Return the registered version that a `models:/` URI points to (None for other URIs)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     if not uri.startswith(MODELS_SCHEME):
         return None
     path = uri.removeprefix(MODELS_SCHEME)
-    client = mlflow.MlflowClient()
-    try:
-        if "@" in path:
-            name, alias = path.split("@", 1)
-            return client.get_model_version_by_alias(name=name, alias=alias)
-        name, _, version = path.partition("/")
-        if not version.isdigit():
-            raise DataError(f"{uri}: expected models:/<name>@<alias> or models:/<name>/<version>")
-        return client.get_model_version(name=name, version=version)
-    except MlflowException as error:
-        detail = str(error.message).strip().splitlines()[0]
-        raise DataError(f"{uri}: model not found in the registry ({detail})") from error
+    name, alias = path.split("@", 1) if "@" in path else (path.partition("/")[0], None)
+    version = None if alias is not None else path.partition("/")[2]
+    if alias is None and not (version or "").isdigit():
+        raise DataError(f"{uri}: expected models:/<name>@<alias> or models:/<name>/<version>")
+    if registry is None or registry.name != name:
+        registry = tracking.Registry.current(name)
+    return registry.resolve(alias if alias is not None else int(T.cast(str, version)))
 
 
 def read_model(uri: str, origin: str) -> tuple[MLmodel, bytes]:
@@ -227,7 +212,7 @@ def read_model(uri: str, origin: str) -> tuple[MLmodel, bytes]:
         return metadata, trust.model_file(local, metadata.flavors, origin).read_bytes()
 
 
-def check_digest(version: ModelVersion | None, data: bytes, origin: str) -> None:
+def check_digest(version: tracking.Version | None, data: bytes, origin: str) -> None:
     """Check a registered model file against the SHA-256 that its version was registered with.
 
     A version registered before the tag existed loads with a warning; other URIs have no tag.
@@ -237,7 +222,7 @@ def check_digest(version: ModelVersion | None, data: bytes, origin: str) -> None
     """
     if version is None:
         return
-    expected = (version.tags or {}).get(DIGEST_TAG)
+    expected = version.tags.get(DIGEST_TAG)
     if expected is None:
         logger.warning("{}: no {} tag, the model file is not verified", origin, DIGEST_TAG)
         return
@@ -245,7 +230,7 @@ def check_digest(version: ModelVersion | None, data: bytes, origin: str) -> None
     if digest != expected:
         raise DataError(
             f"{origin}: refused to load: the SHA-256 of its model file ({digest}) is not the"
-            f" {DIGEST_TAG} of version {version.version} ({expected}): the file changed after"
+            f" {DIGEST_TAG} of version {version.number} ({expected}): the file changed after"
             " registration"
         )
 
@@ -264,18 +249,17 @@ class SklearnLoader(Loader):
     KIND: T.Literal["SklearnLoader"] = "SklearnLoader"
 
     @T.override
-    def load(self, uri: str) -> LoadedModel:
-        version = resolve(uri)
-        source = uri_for_model_version(version.name, version.version) if version else uri
-        origin = f"{uri} (version {version.version})" if version and source != uri else uri
-        metadata, data = read_model(source, origin)
+    def load(self, uri: str, registry: tracking.Registry | None = None) -> LoadedModel:
+        version = resolve(uri, registry)
+        source = version.uri if version else uri
+        origin = f"{uri} (version {version.number})" if version and source != uri else uri
+        _, data = read_model(source, origin)
         check_digest(version, data, origin)
         return LoadedModel(
             uri=uri,
             pipeline=trust.load_pipeline(data, origin),
             name=version.name if version else None,
-            version=str(version.version) if version else None,
-            run_id=(version.run_id if version else metadata.run_id) or None,
+            version=version.number if version else None,
         )
 
 

@@ -245,6 +245,13 @@ class Registry:
         """Bind the registry to a client and a registered model."""
         self.client, self.name, self.uri = client, name, uri
 
+    @classmethod
+    def current(cls, name: str) -> Registry:
+        """Return a registered model in the registry of MLflow's current URIs (the service's)."""
+        import mlflow
+
+        return cls(mlflow.MlflowClient(), name, mlflow.get_registry_uri())
+
     def __repr__(self) -> str:
         """Name the registered model."""
         return f"Registry(name={self.name!r})"

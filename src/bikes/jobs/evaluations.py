@@ -118,8 +118,9 @@ class EvaluationsJob(base.Job):
         from bikes.core.errors import CheckError
 
         test = datasets.read_labelled(self.inputs, self.targets)
-        uri = self.mlflow_service.registry().model_uri(self.alias_or_version)
-        model = self.loader.load(uri=uri)
+        registry = self.mlflow_service.registry()
+        uri = registry.model_uri(self.alias_or_version)
+        model = self.loader.load(uri, registry)
         logger.info("Scoring {} (version {}) on {} rows", uri, model.version, len(test.inputs))
         outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin=uri)
         scores = {
@@ -142,7 +143,7 @@ class EvaluationsJob(base.Job):
             title="Evaluations Job Finished",
             message=", ".join(f"{name} = {score:.4g}" for name, score in scores.items()),
         )
-        version = int(model.version or 0)
+        version = model.version or 0
         return EvaluationsResult(run.id, uri, version, len(test.inputs), scores, breaches)
 
     def log(self, run: tracking.Run, test: datasets.Labelled, outputs: pd.DataFrame) -> None:

@@ -80,8 +80,9 @@ class ExplanationsJob(base.Job):
         from bikes.core import models, schemas
 
         inputs = self.read()
-        uri = self.mlflow_service.registry().model_uri(self.alias_or_version)
-        model = self.loader.load(uri=uri)
+        registry = self.mlflow_service.registry()
+        uri = registry.model_uri(self.alias_or_version)
+        model = self.loader.load(uri, registry)
         logger.info("Explaining {} samples with {} (version {})", len(inputs), uri, model.version)
         start = time.perf_counter()
         values = models.shap_values(model.pipeline, inputs)
@@ -106,9 +107,7 @@ class ExplanationsJob(base.Job):
             title="Explanations Job Finished",
             message=f"{len(inputs)} samples, top feature {ranking[0]}",
         )
-        return ExplanationsResult(
-            run.id, int(model.version or 0), len(inputs), ranking, shap_seconds
-        )
+        return ExplanationsResult(run.id, model.version or 0, len(inputs), ranking, shap_seconds)
 
     def log_plots(
         self,

@@ -82,9 +82,10 @@ class InferenceJob(base.Job):
 
     @T.override
     def run(self) -> InferenceResult:
-        uri = self.mlflow_service.registry().model_uri(self.version or self.alias)
+        registry = self.mlflow_service.registry()
+        uri = registry.model_uri(self.version or self.alias)
         with self.run_context(self.run_config) as run:
-            model = self.loader.load(uri)
+            model = self.loader.load(uri, registry)
             logger.info("Predicting {} with {} (version {})", self.inputs.path, uri, model.version)
             run.log_params(
                 {
@@ -97,7 +98,7 @@ class InferenceJob(base.Job):
             start = time.perf_counter()
             rows = self.outputs.write_batches(self.predictions(model, run))
             seconds = time.perf_counter() - start
-            version = int(model.version or 0)
+            version = model.version or 0
             result = InferenceResult(run.id, uri, version, rows, seconds, self.outputs.path)
             run.log_metrics({"rows": rows, "rows_per_second": result.rows_per_second})
         logger.info("Wrote {} predictions to {} in {:.1f}s", rows, result.path, result.seconds)

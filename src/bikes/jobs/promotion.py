@@ -146,9 +146,9 @@ class PromotionJob(base.Job):
                     run.id, self.alias, candidate.number, number(holder), False, scores
                 )
             test = test or self.evaluation_data(run)
-            scores.setdefault("candidate", self.score(run, "candidate", candidate, test))
+            scores.setdefault("candidate", self.score(run, registry, "candidate", candidate, test))
             if holder is not None:
-                scores["champion"] = self.score(run, "champion", holder, test)
+                scores["champion"] = self.score(run, registry, "champion", holder, test)
             if holder is not None and not self.force and scores["candidate"] == scores["champion"]:
                 logger.info(
                     "Version {} ties with version {}: kept", candidate.number, holder.number
@@ -219,12 +219,17 @@ class PromotionJob(base.Job):
         return "forced: " + message.removeprefix("refused to promote ")
 
     def score(
-        self, run: tracking.Run, role: str, version: tracking.Version, test: datasets.Labelled
+        self,
+        run: tracking.Run,
+        registry: tracking.Registry,
+        role: str,
+        version: tracking.Version,
+        test: datasets.Labelled,
     ) -> float:
         """Score a version on the evaluation data, and log the score as `<role>_<metric>`."""
         from bikes.core.schemas import TARGET
 
-        outputs = self.loader.load(version.uri).predict(test.inputs)
+        outputs = self.loader.load(version.uri, registry).predict(test.inputs)
         score = self.metric.score(test.targets[TARGET], outputs["prediction"])
         run.log_metrics({f"{role}_{self.metric.name}": score})
         logger.info(
