@@ -30,8 +30,15 @@ def test_inference_job_streams_validated_predictions(
     outputs = pd.read_parquet("outputs/predictions.parquet")
     assert out.rows == len(outputs) == len(inputs) > 2 * 100
     assert outputs.index.equals(inputs.index)
-    schemas.OutputsSchema.check(outputs)
+    schemas.PredictionsSchema.check(outputs)
+    assert list(outputs.columns) == ["prediction", "timestamp", "model_version"]
+    assert set(outputs["model_version"]) == {int(registered_model["version"])}
+    assert outputs["timestamp"].iloc[0] == pd.Timestamp(inputs["dteday"].iloc[0]) + pd.Timedelta(
+        hours=int(inputs["hr"].iloc[0])
+    )
     run = mlflow.MlflowClient().get_run(out.run_id)
+    logged = mlflow.MlflowClient().list_artifacts(out.run_id, "predictions")
+    assert [item.path for item in logged] == ["predictions/predictions.parquet"]
     assert run.data.params["model_uri"] == "models:/bikes@champion"
     assert run.data.params["model_version"] == registered_model["version"]
     assert run.data.metrics["rows"] == len(inputs)
@@ -138,3 +145,12 @@ def test_default_config_files_validate() -> None:
         "promotion": "PromotionJob",
         "inference": "InferenceJob",
     }
+
+
+def test_big_predictions_are_not_copied_to_the_run(registered_model: Registered) -> None:
+    with jobs.InferenceJob(log_outputs_max_bytes=0) as runner:
+        out = runner.run()
+    client = mlflow.MlflowClient()
+    assert client.list_artifacts(out.run_id, "predictions") == []
+    tags = client.get_run(out.run_id).data.tags
+    assert tags["predictions_path"] == str(Path("outputs/predictions.parquet").resolve())

@@ -219,3 +219,20 @@ class FeatureImportancesSchema(Schema):
 
     feature: pt.Series[str]
     importance: pt.Series[float]
+
+
+class PredictionsSchema(OutputsSchema):
+    """Predictions as the inference job writes them: the hour, the prediction, the version."""
+
+    class Config:
+        """Keep the columns of predictions only."""
+
+        strict = "filter"
+
+    timestamp: pt.Series[pa.DateTime]
+    model_version: pt.Series[int] = pa.Field(ge=0)
+
+
+def hours(inputs: pd.DataFrame) -> pd.Series[T.Any]:
+    """Return the hour of each input: its day (`dteday`) plus its hour (`hr`)."""
+    return pd.to_datetime(inputs["dteday"]) + pd.to_timedelta(inputs["hr"], unit="h")

@@ -24,22 +24,17 @@ def figure(width: float = 10.0, height: float = 5.0) -> Figure:
     return result
 
 
-def timestamps(inputs: pd.DataFrame) -> pd.Series[T.Any]:
-    """Return the hour of each input: its day (`dteday`) plus its hour (`hr`)."""
-    import pandas as pd
-
-    return pd.to_datetime(inputs["dteday"]) + pd.to_timedelta(inputs["hr"], unit="h")
-
-
 def over_time(
     inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
 ) -> Figure:
     """Plot the daily totals of actual and predicted rentals (hours are unreadable over months)."""
     import pandas as pd
 
+    from bikes.core.schemas import hours
+
     daily = (
         pd.DataFrame({"actual": actual.to_numpy(), "predicted": predicted.to_numpy()})
-        .set_index(pd.DatetimeIndex(timestamps(inputs).to_numpy()))
+        .set_index(pd.DatetimeIndex(hours(inputs).to_numpy()))
         .resample("D")
         .sum()
     )

@@ -41,6 +41,8 @@ class InferenceResult(base.RunResult):
 class InferenceJob(base.Job):
     """Load a model by alias or version, and stream validated predictions of inputs to a file.
 
+    Each prediction comes with its hour (`timestamp`) and the `model_version` that made it.
+
     Inputs are read, validated, predicted and written one batch at a time: no batch is kept once
     written, so memory depends on `batch_size`, not on the size of the inputs. The output is written
     atomically: a failure (e.g. a batch that violates the inputs schema) leaves no output behind.
@@ -51,6 +53,8 @@ class InferenceJob(base.Job):
         alias: alias of the registered model to use (when `version` is None).
         version: version of the registered model to use (wins over `alias`).
         batch_size: rows read, predicted and written at once.
+        log_outputs_max_bytes: the predictions file is logged to the run up to this size (else its
+            path is a tag of the run).
         log_every: log the progress every this many batches.
         loader: loader of the model.
         run_config: settings of the MLflow run.
@@ -67,6 +71,7 @@ class InferenceJob(base.Job):
     alias: str = pdt.Field(default="champion", min_length=1)
     version: int | None = pdt.Field(default=None, gt=0)
     batch_size: int = pdt.Field(default=100_000, gt=0)
+    log_outputs_max_bytes: int = pdt.Field(default=50 * 2**20, ge=0)
     log_every: int = pdt.Field(default=10, gt=0)
     loader: registries.LoaderKind = pdt.Field(
         default=registries.SklearnLoader(), discriminator="KIND"
@@ -101,12 +106,24 @@ class InferenceJob(base.Job):
             version = model.version or 0
             result = InferenceResult(run.id, uri, version, rows, seconds, self.outputs.path)
             run.log_metrics({"rows": rows, "rows_per_second": result.rows_per_second})
+            self.log_outputs(run)
         logger.info("Wrote {} predictions to {} in {:.1f}s", rows, result.path, result.seconds)
         self.alerts_service.notify(
             title="Inference Job Finished",
             message=f"{rows} predictions of {uri} (version {model.version})",
         )
         return result
+
+    def log_outputs(self, run: tracking.Run) -> None:
+        """Log the predictions file to the run, or only where it is when it is too big."""
+        from pathlib import Path
+
+        size = Path(self.outputs.path).stat().st_size
+        if size <= self.log_outputs_max_bytes:
+            run.log_artifact(self.outputs.path, folder="predictions")
+        else:
+            run.set_tags({"predictions_path": str(Path(self.outputs.path).resolve())})
+            logger.info("Predictions of {} MiB: not logged to the run", size // 2**20)
 
     def predictions(
         self, model: registries.LoadedModel, run: tracking.Run
@@ -122,6 +139,7 @@ class InferenceJob(base.Job):
                 lineage = self.inputs.lineage(name="inputs", data=inputs.head(LINEAGE_ROWS))
                 run.log_input(lineage, context="inference")
             outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
+            outputs = outputs.assign(timestamp=schemas.hours(inputs), model_version=model.version)
             rows += len(outputs)
             if number % self.log_every == 0:
                 speed = rows / max(time.perf_counter() - start, 1e-9)
