@@ -22,6 +22,11 @@ LEAKING_COLUMNS = ("casual", "registered")
 MAX_REPORTED_FAILURES = 3
 FAILURE_COLUMNS = ["schema_context", "column", "check", "index", "failure_case"]
 
+if T.TYPE_CHECKING:
+    Series: T.TypeAlias = pd.Series[T.Any]
+else:  # pandas' Series is generic for the type checker only
+    Series = pd.Series
+
 
 class Schema(pa.DataFrameModel):
     """Base schema: refuse lossy types, coerce the rest, report violations in one line.
@@ -71,7 +76,7 @@ def lossy_values(schema: type[Schema], data: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(cases) if cases else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
-def lossy(values: pd.Series[T.Any] | pd.Index, wanted: str) -> np.ndarray | None:
+def lossy(values: Series | pd.Index, wanted: str) -> np.ndarray | None:
     """Mask the values that coercion to a dtype of kind `wanted` would change (None: none can)."""
     kind = values.dtype.kind
     if kind == wanted or (wanted in "iuf" and kind in "iub") or (wanted == "M" and kind == "O"):
@@ -86,7 +91,7 @@ def lossy(values: pd.Series[T.Any] | pd.Index, wanted: str) -> np.ndarray | None
     return None
 
 
-def textual(values: pd.Series[T.Any], wanted: str) -> np.ndarray:
+def textual(values: Series, wanted: str) -> np.ndarray:
     """Mask text (and fractional numbers) in a column of objects of kind `wanted` (numbers).
 
     A stray word in a CSV column turns all its numbers into text: the words alone are named then.
@@ -233,6 +238,6 @@ class PredictionsSchema(OutputsSchema):
     model_version: pt.Series[int] = pa.Field(ge=0)
 
 
-def hours(inputs: pd.DataFrame) -> pd.Series[T.Any]:
+def hours(inputs: pd.DataFrame) -> Series:
     """Return the hour of each input: its day (`dteday`) plus its hour (`hr`)."""
     return pd.to_datetime(inputs["dteday"]) + pd.to_timedelta(inputs["hr"], unit="h")

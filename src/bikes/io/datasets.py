@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import errno
 import os
 import re
@@ -364,7 +365,8 @@ class CSVWriter(Writer):
 WriterKind = ParquetWriter | CSVWriter
 
 
-class Labelled(T.NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class Labelled:
     """Inputs and their targets: the same rows, in the same order."""
 
     inputs: pd.DataFrame

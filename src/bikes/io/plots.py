@@ -13,6 +13,8 @@ if T.TYPE_CHECKING:
     from matplotlib.figure import Figure
     from sklearn.pipeline import Pipeline
 
+    from bikes.core.schemas import Series
+
 
 def figure(width: float = 10.0, height: float = 5.0) -> Figure:
     """Return a figure drawn by the Agg backend (no display, no global pyplot state)."""
@@ -24,9 +26,7 @@ def figure(width: float = 10.0, height: float = 5.0) -> Figure:
     return result
 
 
-def over_time(
-    inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
-) -> Figure:
+def over_time(inputs: pd.DataFrame, actual: Series, predicted: Series) -> Figure:
     """Plot the daily totals of actual and predicted rentals (hours are unreadable over months)."""
     import pandas as pd
 
@@ -47,7 +47,7 @@ def over_time(
     return result
 
 
-def against_actual(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Figure:
+def against_actual(actual: Series, predicted: Series) -> Figure:
     """Plot the predicted against the actual rentals of each hour."""
     result = figure(6.0, 6.0)
     axes = result.subplots()
@@ -63,7 +63,7 @@ def against_actual(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Fig
     return result
 
 
-def residuals(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Figure:
+def residuals(actual: Series, predicted: Series) -> Figure:
     """Plot the distribution of the residuals, and the residuals against the predictions."""
     errors = actual - predicted
     result = figure(12.0, 5.0)
@@ -80,9 +80,7 @@ def residuals(actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> Figure:
     return result
 
 
-def evaluation(
-    inputs: pd.DataFrame, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]
-) -> dict[str, Figure]:
+def evaluation(inputs: pd.DataFrame, actual: Series, predicted: Series) -> dict[str, Figure]:
     """Return the figures of an evaluation by name: over time, against actual, residuals."""
     return {
         "predictions_over_time": over_time(inputs, actual, predicted),

@@ -16,10 +16,9 @@ from bikes.core.errors import DataError
 
 if T.TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from mlflow.data.pandas_dataset import PandasDataset
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
-
-    from bikes.io.datasets import Lineage
 
 # MLflow's own prefix of system metrics, so its UI groups them in their own section
 SYSTEM_PREFIX = "system/"
@@ -136,7 +135,7 @@ class Run:
         entities = [RunTag(key, str(value)) for key, value in tags.items() if value is not None]
         self.client.log_batch(run_id=self.id, tags=entities, synchronous=True)
 
-    def log_input(self, dataset: Lineage, context: str) -> None:
+    def log_input(self, dataset: PandasDataset, context: str) -> None:
         """Log a dataset (source, digest, schema) as an input of the run, in a context."""
         from mlflow.entities import DatasetInput, InputTag
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
