@@ -14,8 +14,9 @@ from pathlib import Path
 EPILOG = """\
 configs are merged from left to right, then the extras, with OmegaConf (interpolation included).
 exit codes: 0 done, 1 internal error, 2 invalid command line or config, 3 invalid or missing data,
-4 a check refused to go on (threshold breached, promotion gated), 130 interrupted (SIGINT),
-143 terminated (SIGTERM). A run interrupted or terminated ends as KILLED in MLflow.
+4 a check refused to go on (threshold breached, promotion gated), 5 a resource failed (tracking
+server, MLflow store, disk, permissions), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+A run interrupted or terminated ends as KILLED in MLflow.
 examples: bikes confs/preparation.yaml
           bikes confs/training.yaml -e job.inputs.limit=1000
           bikes confs/pipeline.yaml
@@ -87,11 +88,13 @@ def main(argv: T.Sequence[str] | None = None) -> int:
         return 128 + signal.SIGINT
     except Exception as error:
         from bikes.core.errors import BikesError
+        from bikes.io import faults
 
-        if args.verbose or not isinstance(error, BikesError):
+        fault = error if isinstance(error, BikesError) else faults.classify(error)
+        if args.verbose or fault is None:  # a bug, or a user who asks for the traceback
             raise
-        print(f"bikes: error: {error}", file=sys.stderr)
-        return error.exit_code
+        print(f"bikes: error: {fault}", file=sys.stderr)
+        return fault.exit_code
 
 
 def run(args: argparse.Namespace) -> int:
