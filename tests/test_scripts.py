@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -305,3 +306,38 @@ def test_other_exceptions_stay_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scripts, "run", bug)
     with pytest.raises(ZeroDivisionError):  # its traceback, exit code 1
         scripts.main(["any.yaml"])
+
+
+def can_mount() -> bool:
+    """Tell whether this user may mount a file system in a namespace of its own (`unshare`)."""
+    unshare = shutil.which("unshare")
+    command = [str(unshare), "-rm", "mount", "-t", "tmpfs", "tmpfs", "/mnt"]
+    return unshare is not None and subprocess.run(command, check=False).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_mount(), reason="cannot mount a file system in a user namespace")
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ("size=16k", "no space left (No space left on device): free some disk space, then retry"),
+        ("ro", "access denied (Read-only file system): check the permissions of its folder"),
+    ],
+    ids=["full", "read-only"],
+)
+def test_full_or_read_only_artifact_store_is_a_fault(
+    prepared: dict[str, Path], tracking_uri: str, options: str, expected: str
+) -> None:
+    Path(
+        "mlruns"
+    ).mkdir()  # where the new experiment keeps its artifacts: a small or read-only disk
+    bikes = Path(sys.executable).parent / "bikes"
+    mount = f"mount -t tmpfs -o {options} tmpfs mlruns && exec {bikes} {CONFS / 'training.yaml'}"
+    process = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", mount], capture_output=True, text=True, check=False
+    )
+    assert process.returncode == 5, process.stderr
+    last = process.stderr.strip().splitlines()[-1]
+    assert f"{Path.cwd()}/mlruns/" in last
+    assert last.endswith(expected)
+    assert "Traceback" not in process.stderr

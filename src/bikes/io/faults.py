@@ -139,7 +139,8 @@ def disk_fault(error: BaseException) -> InfraError | None:
     """Return the fault of a full disk, or of a denied or read-only file or folder."""
     if not isinstance(error, OSError) or error.errno not in NO_SPACE | DENIED:
         return None
-    where = f"{error.filename}: " if error.filename else ""
+    files = [str(name) for name in (error.filename, error.filename2) if name]  # e.g. a copy's
+    where = f"{' -> '.join(files)}: " if files else ""
     reason = os.strerror(error.errno)
     if error.errno in NO_SPACE:
         return InfraError(f"{where}no space left ({reason}): free some disk space, then retry")
