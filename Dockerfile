@@ -1,6 +1,8 @@
 # Image of the bikes package: `docker build -t bikes .` then `docker run --rm bikes --help`.
 # Stage 1 builds the wheel with uv and exports the pinned runtime requirements of uv.lock.
 # Stage 2 installs only that wheel (with those pins) into a slim Python, as a non-root user.
+# tini runs as PID 1: it forwards SIGTERM (docker stop, Kubernetes) to the job, which ends its
+# MLflow run as KILLED, and reaps zombies. PID 1 ignores the signals it has no handler for.
 
 FROM python:3.12-slim AS builder
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
@@ -15,6 +17,9 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends tini=0.19.* \
+    && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=bind,from=builder,source=/dist,target=/dist \
     pip install --no-cache-dir --constraint /dist/constraints.txt /dist/bikes-*.whl \
     && groupadd --gid 10001 bikes \
@@ -24,5 +29,5 @@ RUN --mount=type=bind,from=builder,source=/dist,target=/dist \
 WORKDIR /app
 COPY --chown=bikes:bikes confs/ confs/
 USER 10001:10001
-ENTRYPOINT ["bikes"]
+ENTRYPOINT ["tini", "--", "bikes"]
 CMD ["--help"]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
 import typing as T
 from pathlib import Path
 
@@ -180,3 +185,159 @@ def test_verbose_shows_the_traceback(write_config: WriteConfig) -> None:
     assert process.returncode == 1
     assert "Traceback" in process.stderr
     assert "ConfigError" in process.stderr
+
+
+# %% FAULTS OF THE INFRASTRUCTURE: exit code 5, one line naming the resource
+
+
+def closed_port() -> int:
+    """Return a loopback port that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_bikes(*argv: str, **env: str) -> tuple[int, str, float]:
+    """Run the `bikes` command with extra environment variables: exit code, stderr and seconds."""
+    bikes = Path(sys.executable).parent / "bikes"
+    unset = ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    environ = {key: value for key, value in os.environ.items() if key not in unset}
+    start = time.monotonic()
+    process = subprocess.run(
+        [str(bikes), *argv], capture_output=True, text=True, check=False, env={**environ, **env}
+    )
+    return process.returncode, process.stderr, time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_unreachable_tracking_server_fails_fast_naming_it() -> None:
+    uri = f"http://127.0.0.1:{closed_port()}"
+    code, err, seconds = run_bikes(str(CONFS / "inference.yaml"), MLFLOW_TRACKING_URI=uri)
+    assert code == 5, err
+    assert err.startswith(f"bikes: error: {uri}: the server does not answer (Connection refused)")
+    assert len(err.splitlines()) == 1, err
+    assert seconds < 30
+
+
+@pytest.mark.slow
+def test_locked_store_is_a_fault_naming_it(
+    registered_model: dict[str, str], tracking_uri: str
+) -> None:
+    holder = sqlite3.connect(tracking_uri.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a job or `mlflow ui` writing to the store
+    try:
+        code, err, _ = run_bikes(str(CONFS / "inference.yaml"))
+    finally:
+        holder.close()
+    assert code == 5, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"bikes: error: {tracking_uri}: the store is locked by another process")
+    assert "Traceback" not in err
+    assert not Path("outputs").exists()
+
+
+@pytest.mark.slow
+def test_garbage_store_is_a_fault_naming_it(prepared: dict[str, Path], tracking_uri: str) -> None:
+    Path(tracking_uri.removeprefix("sqlite:///")).write_bytes(b"not an MLflow store\n" * 100)
+    code, err, _ = run_bikes(str(CONFS / "training.yaml"))
+    assert code == 5, err
+    assert err == (
+        f"bikes: error: {tracking_uri}: the store is corrupt: restore it from a backup, or move"
+        " it away (file is not a database)\n"
+    )
+
+
+def corrupt_tables(store: Path, *tables: str) -> None:
+    """Overwrite the first page of tables of a SQLite file with garbage (the header stays valid)."""
+    connection = sqlite3.connect(store)
+    size = connection.execute("PRAGMA page_size").fetchone()[0]
+    marks = ", ".join("?" * len(tables))
+    query = f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})"  # noqa: S608
+    pages = [page for (page,) in connection.execute(query, tables)]
+    connection.close()
+    with store.open("r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(b"garbage!" * (size // 8))
+
+
+def test_corrupt_registry_is_a_fault_not_a_missing_model(
+    registered_model: dict[str, str], tracking_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corrupt_tables(Path(tracking_uri.removeprefix("sqlite:///")), "registered_model_aliases")
+    code, err = run_main([str(CONFS / "inference.yaml")], capsys)
+    assert code == 5, err
+    assert err.splitlines()[-1] == (
+        f"bikes: error: {tracking_uri}: the store is corrupt: restore it from a backup, or move"
+        " it away (database disk image is malformed)"
+    )
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("0584bdc529eb", "the store's schema (0584bdc529eb) is older than MLflow"),
+        ("ffffffffffff", "the store was made by a newer MLflow (schema ffffffffffff"),
+    ],
+)
+def test_store_of_another_mlflow_is_a_fault(
+    tracking_uri: str, version: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(tracking_uri.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = ?", (version,))
+    connection.close()
+    code, err = run_main([str(CONFS / "training.yaml")], capsys)
+    assert code == 5, err
+    assert err.startswith(f"bikes: error: {tracking_uri}: {expected}")
+    assert len(err.splitlines()) == 1
+
+
+def test_verbose_shows_the_traceback_of_a_fault(tracking_uri: str) -> None:
+    Path(tracking_uri.removeprefix("sqlite:///")).write_bytes(b"not an MLflow store\n" * 100)
+    with pytest.raises(Exception, match="file is not a database"):  # the original exception
+        scripts.main([str(CONFS / "training.yaml"), "--verbose"])
+
+
+def test_other_exceptions_stay_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(_: object) -> int:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(scripts, "run", bug)
+    with pytest.raises(ZeroDivisionError):  # its traceback, exit code 1
+        scripts.main(["any.yaml"])
+
+
+def can_mount() -> bool:
+    """Tell whether this user may mount a file system in a namespace of its own (`unshare`)."""
+    unshare = shutil.which("unshare")
+    command = [str(unshare), "-rm", "mount", "-t", "tmpfs", "tmpfs", "/mnt"]
+    return unshare is not None and subprocess.run(command, check=False).returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_mount(), reason="cannot mount a file system in a user namespace")
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ("size=16k", "no space left (No space left on device): free some disk space, then retry"),
+        ("ro", "access denied (Read-only file system): check the permissions of its folder"),
+    ],
+    ids=["full", "read-only"],
+)
+def test_full_or_read_only_artifact_store_is_a_fault(
+    prepared: dict[str, Path], tracking_uri: str, options: str, expected: str
+) -> None:
+    Path(
+        "mlruns"
+    ).mkdir()  # where the new experiment keeps its artifacts: a small or read-only disk
+    bikes = Path(sys.executable).parent / "bikes"
+    mount = f"mount -t tmpfs -o {options} tmpfs mlruns && exec {bikes} {CONFS / 'training.yaml'}"
+    process = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", mount], capture_output=True, text=True, check=False
+    )
+    assert process.returncode == 5, process.stderr
+    last = process.stderr.strip().splitlines()[-1]
+    assert f"{Path.cwd()}/mlruns/" in last
+    assert last.endswith(expected)
+    assert "Traceback" not in process.stderr

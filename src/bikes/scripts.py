@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+import types as TS
 import typing as T
 from pathlib import Path
 
 EPILOG = """\
 configs are merged from left to right, then the extras, with OmegaConf (interpolation included).
 exit codes: 0 done, 1 internal error, 2 invalid command line or config, 3 invalid or missing data,
-4 a check refused to go on (threshold breached, promotion gated), 130 interrupted.
+4 a check refused to go on (threshold breached, promotion gated), 5 a resource failed (tracking
+server, MLflow store, disk, permissions), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+A run interrupted or terminated ends as KILLED in MLflow.
 examples: bikes confs/preparation.yaml
           bikes confs/training.yaml -e job.inputs.limit=1000
           bikes confs/pipeline.yaml
@@ -36,21 +42,59 @@ parser.add_argument(
 parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop with SIGTERM (docker stop, Kubernetes, systemd, CI).
+
+    A `KeyboardInterrupt` to the code it interrupts: SIGTERM stops a job as SIGINT does (the
+    runs end as KILLED, the temporary files are removed), only the exit code differs.
+    """
+
+
+def terminate(signum: int, frame: TS.FrameType | None) -> T.NoReturn:
+    """Raise `Terminated` (a second SIGTERM, during the clean-up, kills the process at once)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminable() -> T.Iterator[None]:
+    """Raise `Terminated` on SIGTERM in the block, as SIGINT raises `KeyboardInterrupt`.
+
+    By default SIGINT unwinds the stack, but SIGTERM ends the process on the spot: its MLflow run
+    would stay RUNNING forever, and its temporary files would stay behind.
+    Signals reach the main thread only: elsewhere, the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv: T.Sequence[str] | None = None) -> int:
     """Run the job of the merged configs and return the exit code."""
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        with terminable():
+            return run(args)
+    except Terminated:
+        print("bikes: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("bikes: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
     except Exception as error:
         from bikes.core.errors import BikesError
+        from bikes.io import faults
 
-        if args.verbose or not isinstance(error, BikesError):
+        fault = error if isinstance(error, BikesError) else faults.classify(error)
+        if args.verbose or fault is None:  # a bug, or a user who asks for the traceback
             raise
-        print(f"bikes: error: {error}", file=sys.stderr)
-        return error.exit_code
+        print(f"bikes: error: {fault}", file=sys.stderr)
+        return fault.exit_code
 
 
 def run(args: argparse.Namespace) -> int:
