@@ -64,7 +64,7 @@ def add_runs(
     floors: list[measure.ProcessRun] | None = None,
     target: Target | None = None,
 ) -> None:
-    """Record the wall time and the peak memory of whole-process runs, beside the floor's."""
+    """Record the wall and CPU times and the peak memory of whole-process runs, beside a floor."""
     versus = "floor" if floors else "reference"
     session.add(
         Result(
@@ -74,6 +74,16 @@ def add_runs(
             Stats.of([run.seconds for run in floors]) if floors else None,
             target=target,
             versus=versus,
+        )
+    )
+    session.add(
+        Result(
+            f"{name} CPU",
+            "s",
+            Stats.of([run.cpu_seconds for run in runs]),
+            Stats.of([run.cpu_seconds for run in floors]) if floors else None,
+            versus=versus,
+            note="user and system time: steadier than the wall time on a busy machine",
         )
     )
     session.add(

@@ -28,7 +28,10 @@ def test_run_process_measures_the_peak_memory_and_the_exit_code(isolated: Path) 
     code = "import time; block = bytearray(80 * 1024**2); time.sleep(0.5)"
     run = measure.run_process([sys.executable, "-c", code], cwd=isolated)
     assert run.returncode == 0
-    assert run.seconds > 0
+    assert run.seconds > 0.5
+    assert 0 < run.cpu_seconds < 0.5  # asleep: the wall time counts, not the CPU time
+    busy = "import time; end = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    assert measure.run_process([sys.executable, "-c", busy], cwd=isolated).cpu_seconds >= 0.3
     assert run.peak_rss > 80 * 1024**2
     failed = measure.run_process(
         [sys.executable, "-c", "import sys; sys.exit('boom')"], cwd=isolated
@@ -196,8 +199,9 @@ def test_job_runs_are_recorded_beside_the_floor(isolated: Path) -> None:
         seconds=floor.seconds * 1.2, peak_rss=2 * floor.peak_rss, returncode=0, stderr_tail=""
     )
     jobs.add_runs(session, "job: inference", [run], [floor], jobs.TARGETS["inference"])
-    wall, rss = session.results
+    wall, cpu, rss = session.results
     assert (wall.name, wall.versus, wall.ok) == ("job: inference wall", "floor", True)
     assert wall.ratio == pytest.approx(1.2)
+    assert cpu.name == "job: inference CPU" and cpu.target is None
     assert rss.ratio == pytest.approx(2.0)
     assert str(wall.target) == "<= 1.25x floor"
