@@ -9,13 +9,24 @@ import tempfile
 import typing as T
 from pathlib import Path
 
-from benchmarks import jobs, memory, models, pipeline, report, shap_values, startup, testsuite
+from benchmarks import (
+    imports,
+    jobs,
+    memory,
+    models,
+    pipeline,
+    report,
+    shap_values,
+    startup,
+    testsuite,
+)
 from benchmarks.session import Options, Session
 from bikes.jobs.pipeline import DAG
 
 # the groups in the order they run: each is a function of the session
 GROUPS: dict[str, T.Callable[[Session], None]] = {
     "cli": startup.run,
+    "imports": imports.run,
     "jobs": jobs.run,
     "pipeline": pipeline.run,
     "models": models.run,

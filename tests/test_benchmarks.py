@@ -205,3 +205,25 @@ def test_job_runs_are_recorded_beside_the_floor(isolated: Path) -> None:
     assert cpu.name == "job: inference CPU" and cpu.target is None
     assert rss.ratio == pytest.approx(2.0)
     assert str(wall.target) == "<= 1.25x floor"
+
+
+def test_imports_are_timed_beside_the_floor(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import imports
+    from benchmarks.session import Session
+
+    monkeypatch.setattr(jobs, "FLOOR", "import json")  # a light floor: the test times the plumbing
+    monkeypatch.setattr(imports, "COSTS", {"csv": "import csv; assert STORE.startswith('sqlite')"})
+    monkeypatch.setattr(workspace, "make_store", lambda folder: None)
+    session = Session(cli.parse(["--quick", "--only", "imports", "--source", "x.csv"]), isolated)
+
+    imports.run(session)
+
+    (result,) = session.results
+    assert (result.name, result.versus) == ("floor + csv, CPU", "floor")
+    assert result.reference is not None and result.ratio is not None
+    assert "over the floor: import csv" in result.note
+    monkeypatch.setattr(imports, "COSTS", {"broken": "raise SystemExit(3)"})
+    with pytest.raises(RuntimeError, match="exited 3"):
+        imports.run(session)
