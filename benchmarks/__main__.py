@@ -1,5 +1,5 @@
 """Run the benchmarks: `uv run python -m benchmarks [--quick] [--only NAMES] [--with-tests]`."""
 
-from benchmarks.suite import main
+from benchmarks.cli import main
 
 raise SystemExit(main())

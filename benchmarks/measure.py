@@ -51,12 +51,17 @@ class Stats:
 
 @dataclasses.dataclass(frozen=True)
 class ProcessRun:
-    """A whole process: its wall time, the peak RSS of its process tree, and its exit code."""
+    """A whole process: its wall and CPU times, the peak RSS of its process tree, its exit code.
+
+    The CPU time (user and system, of the process and the children it waited for) holds better than
+    the wall time on a busy machine: it leaves out the time spent waiting for a core.
+    """
 
     seconds: float
     peak_rss: int
     returncode: int
     stderr_tail: str
+    cpu_seconds: float = 0.0
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -87,6 +92,7 @@ def run_process(
     discarded and the last lines of stderr are kept for error messages.
     """
     log = cwd / f".bench-stderr-{time.monotonic_ns()}.log"
+    before = children_cpu()
     with log.open("wb") as stderr:
         start = time.perf_counter()
         popen = subprocess.Popen(  # noqa: S603 (commands built by the suite itself)
@@ -108,7 +114,16 @@ def run_process(
         seconds = time.perf_counter() - start
     tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:])
     log.unlink()
-    return ProcessRun(seconds=seconds, peak_rss=peak, returncode=popen.returncode, stderr_tail=tail)
+    cpu = children_cpu() - before
+    return ProcessRun(seconds, peak, popen.returncode, tail, cpu_seconds=cpu)
+
+
+def children_cpu() -> float:
+    """Return the CPU seconds (user and system) of the terminated children of this process."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed[R](function: T.Callable[[], R]) -> tuple[float, R]:

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from benchmarks.workspace import rewrite_paths  # also clones the benchmarks' stores
 
 ROOT = Path(__file__).parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "bike-sharing" / "hour.csv"
@@ -210,26 +209,18 @@ def write_config(isolated: Path) -> T.Callable[[str, str], Path]:
     return write
 
 
-def copy_store(source: Path, folder: Path) -> None:
-    """Copy the MLflow store of a folder (`mlflow.db` and `mlruns/`) into another folder.
-
-    Args:
-        source: the folder holding the store.
-        folder: the folder receiving the copy (its own store, if any, is replaced).
-    """
-    shutil.copyfile(source / "mlflow.db", folder / "mlflow.db")
-    shutil.rmtree(folder / "mlruns", ignore_errors=True)
-    shutil.copytree(source / "mlruns", folder / "mlruns")
-    rewrite_paths(folder / "mlflow.db", str(source), str(folder))
-
-
 @pytest.fixture(scope="session")
 def registered_template(
     tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path, prepared_template: Path
 ) -> tuple[Path, dict[str, str]]:
     """Train and register the small champion model of the tests once a worker, in its own folder.
 
-    Returns the folder (its `mlflow.db` and `mlruns/`, from a copy of the prepared synthetic
+    MLflow records absolute artifact paths: those of this store point into `<folder>/mlruns`. Once
+    the model is registered, its artifacts move to `<folder>/artifacts`, and `<folder>/mlruns`
+    becomes a link to the artifacts of the test at hand (see `registered_model`), so that each
+    test's copy of the store finds its own copy of the artifacts as it is, never rewritten.
+
+    Returns the folder (its `mlflow.db` and `artifacts/`, from a copy of the prepared synthetic
     data) and the model's registry `name`, `version`, `uri` and `run_id`.
     """
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -246,6 +237,7 @@ def registered_template(
         job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), registry_alias="champion")
         with threadpool_limits(limits=1), job as runner:  # OpenMP threads thrash on busy cores
             trained = runner.run()
+    (folder / "mlruns").rename(folder / "artifacts")
     return folder, {
         "name": "bikes",
         "version": str(trained.version),
@@ -264,13 +256,19 @@ def registered_model(
     """Give the test's store a small gradient boosting model, registered as the champion.
 
     The model is trained once a worker (`registered_template`): each test gets its own copy of
-    that store and its artifacts, beside its own copy of the same prepared data.
+    that store and its artifacts, beside its own copy of the same prepared data. The copied store
+    reaches the test's artifacts through the template's `mlruns` link (tests of a worker run one
+    at a time), so writes of the test land in its own folder.
 
     Returns its registry `name`, `version`, `uri` (`models:/<name>@champion`) and `run_id`.
     """
     from bikes.io import services
 
     template, registered = registered_template
-    copy_store(template, isolated)
+    shutil.copyfile(template / "mlflow.db", isolated / "mlflow.db")
+    shutil.copytree(template / "artifacts", isolated / "mlruns")
+    link = template / "mlruns"
+    link.unlink(missing_ok=True)
+    link.symlink_to(isolated / "mlruns", target_is_directory=True)
     services.MlflowService().start()  # point MLflow at the copy, as the training job would
     return dict(registered)

@@ -141,8 +141,11 @@ def test_registered_model_is_the_tests_own_copy(
 
     assert mlflow.get_tracking_uri() == f"sqlite:///{isolated / 'mlflow.db'}"
     assert mlflow.get_registry_uri() == mlflow.get_tracking_uri()
-    assert str(isolated / "mlruns") in run.info.artifact_uri
-    assert str(isolated / "mlruns") in download
+    with mlflow.start_run() as written:  # in the template's experiment
+        mlflow.log_text("mine", "note.txt")
+
+    for uri in (run.info.artifact_uri, download, written.info.artifact_uri):  # through a link
+        assert Path(uri.removeprefix("file://")).resolve().is_relative_to(isolated / "mlruns")
     assert (isolated / "mlruns").is_dir()
 
 

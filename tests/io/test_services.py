@@ -120,3 +120,16 @@ def test_the_desktop_fallback_is_said_once(capsys: pytest.CaptureFixture[str]) -
     assert "[alert] Two: second" in out
     assert out.count("no desktop") <= 1
     services.LoggerService().start()
+
+
+def test_mlflow_service_makes_one_client_for_its_uris(tracking_uri: str) -> None:
+    service = services.MlflowService()
+    job_client = service.client()
+
+    assert services.MlflowService().client() is job_client  # the registry, runs, metrics share it
+    assert service.registry().client is job_client
+    other = services.MlflowService(
+        tracking_uri="sqlite:///other.db", registry_uri="sqlite:///other.db"
+    )
+    assert other.client() is not job_client
+    assert other.client().tracking_uri == "sqlite:///other.db"

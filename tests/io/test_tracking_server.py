@@ -64,8 +64,13 @@ def tracking_server(
 
 @pytest.mark.slow
 def test_training_and_promotion_over_http(
-    tracking_server: str, prepared: dict[str, Path], tmp_path: Path
+    tracking_server: str,
+    prepared: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.delenv("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", raising=False)
     with jobs.TrainingJob(model=GradientBoostingModel(max_iter=10)) as runner:
         trained = runner.run()
     with jobs.PromotionJob() as runner:
@@ -78,3 +83,4 @@ def test_training_and_promotion_over_http(
     assert run.data.metrics["root_mean_squared_error"] > 0
     assert (tmp_path / "server" / "artifacts").is_dir()  # artifacts went through the server
     assert not (tmp_path / "mlruns").exists()
+    assert "View run" not in capsys.readouterr().out  # MLflow's links to ended runs: no noise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -230,6 +231,8 @@ class MlflowService(Service):
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.http_request_timeout)
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.http_request_max_retries)
         os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = str(self.http_request_backoff_factor)
+        # and prints links to each ended run on stdout, fetching the run again, over HTTP
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         project_run = os.getenv("MLFLOW_RUN_ID")
@@ -290,7 +293,13 @@ class MlflowService(Service):
         return tracking.Registry(self.client(), self.registry_name, self.registry_uri)
 
     def client(self) -> MlflowClient:
-        """Return a client of this tracking server and registry."""
-        from mlflow.tracking import MlflowClient
+        """Return the client of this tracking server and registry (one a process)."""
+        return cached_client(self.tracking_uri, self.registry_uri)
 
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+@functools.lru_cache(maxsize=8)
+def cached_client(tracking_uri: str, registry_uri: str) -> MlflowClient:
+    """Return a client of a tracking server and registry, made once for the pair of URIs."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
