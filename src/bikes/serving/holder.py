@@ -1,0 +1,189 @@
+"""The model served, and the watcher that swaps it when its alias moves.
+
+A request reads the served model once (`ModelHolder.current`, one reference) and uses that snapshot
+to its end: a swap replaces the reference at once, so no request fails or mixes two versions. A
+version is loaded in the watcher's thread while the previous one keeps serving; a version that
+fails to load leaves the previous one serving, and is logged once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+import typing as T
+
+from loguru import logger
+
+from bikes.core import schemas as core_schemas
+from bikes.io import registries, tracking
+from bikes.serving import encodings, validation
+
+if T.TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A loaded model version and what the API tells about it.
+
+    Attributes:
+        model: the loaded model (its pipeline predicts).
+        version: its version in the registry.
+        alias: the alias it was loaded for (None: a pinned version).
+        rules: the rules of its inputs (the columns it reads are required).
+        metrics: the metrics of its training run.
+        signature: its MLflow signature, as a dict (None when it has none).
+        loaded_at: when it was loaded (UTC, ISO 8601).
+    """
+
+    model: registries.LoadedModel
+    version: tracking.Version
+    alias: str | None
+    rules: validation.Rules
+    metrics: dict[str, float]
+    signature: dict[str, T.Any] | None
+    loaded_at: str
+
+    def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Predict the inputs: a non-negative `prediction` column, indexed like them.
+
+        scikit-learn's checks of finite values and parameters are skipped: the inputs passed the
+        schema, and the predictions are the same.
+        """
+        import sklearn
+
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self.model.predict(inputs)
+
+
+class Observer(T.Protocol):
+    """Told of the loads of a holder (e.g. the metrics)."""
+
+    def loaded(self, served: Served, previous: Served | None) -> None:
+        """A version was loaded and is now served instead of `previous`."""
+
+    def failed(self) -> None:
+        """A refresh failed: the served model (if any) is kept."""
+
+
+def signature_of(uri: str) -> dict[str, T.Any] | None:
+    """Return the MLflow signature of a model as a dict of JSON schemas (None when it has none)."""
+    import json
+
+    import mlflow.models
+
+    signature = mlflow.models.get_model_info(uri).signature
+    if signature is None:
+        return None
+    return {key: json.loads(value) if value else None for key, value in signature.to_dict().items()}
+
+
+class ModelHolder:
+    """Hold the served model: a pinned version, or the holder of an alias, reloaded as it moves.
+
+    Attributes:
+        registry: the registered model.
+        loader: loads a version.
+        alias: alias to follow (when `version` is None).
+        version: version to serve (wins over `alias`).
+    """
+
+    def __init__(
+        self,
+        registry: tracking.Registry,
+        loader: registries.Loader,
+        alias: str = "champion",
+        version: int | None = None,
+    ) -> None:
+        """Hold no model yet: `refresh` loads the first one."""
+        self.registry, self.loader, self.alias, self.version = registry, loader, alias, version
+        self.current: Served | None = None
+        self.problem: str | None = "no model loaded yet"
+        self.failed: int | None = None  # the version that last failed to load (logged once)
+        self.observers: list[Observer] = []
+
+    def wanted(self) -> tracking.Version:
+        """Return the version to serve: the pinned one, or the holder of the alias."""
+        return self.registry.resolve(self.version or self.alias)
+
+    def refresh(self) -> bool:
+        """Load the wanted version if it is not served yet; return whether the model changed.
+
+        Any failure (the registry unreachable, a version that does not load) leaves the served
+        model as it is: it is logged once a version, and retried at the next refresh.
+        """
+        number: int | None = None
+        try:
+            wanted = self.wanted()
+            number = wanted.number
+            if self.current is not None and self.current.version.number == number:
+                return False
+            served = self.load(wanted)
+        except Exception as error:  # the old model keeps serving whatever failed
+            self.fail(number, error)
+            return False
+        previous, self.current = self.current, served  # the swap: one reference
+        self.problem, self.failed = None, None
+        logger.info("Serving {} version {}", served.version.name, served.version.number)
+        for observer in self.observers:
+            observer.loaded(served, previous)
+        return True
+
+    def load(self, version: tracking.Version) -> Served:
+        """Load a version with what the API tells about it, and predict an example hour with it."""
+        model = self.loader.load(version.uri)
+        columns = list(core_schemas.InputsSchema.to_schema().columns)
+        required = registries.model_columns(model.pipeline, columns)
+        metrics = {}
+        if version.run_id is not None:
+            logged = self.registry.client.get_run(version.run_id).data.metrics
+            metrics = {k: v for k, v in logged.items() if not k.startswith(tracking.SYSTEM_PREFIX)}
+        served = Served(
+            model=model,
+            version=version,
+            alias=None if self.version else self.alias,
+            rules=validation.Rules(validation.RequestSchema, required),
+            metrics={key: float(value) for key, value in metrics.items()},
+            signature=signature_of(version.uri),
+            loaded_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
+        example = {name: [value] for name, value in encodings.EXAMPLE_INPUTS.items()}
+        checked = served.rules.check(example, rows=1, origin="warm-up")
+        served.predict(served.rules.frame([checked]))  # a model that cannot predict fails here
+        return served
+
+    def fail(self, number: int | None, error: Exception) -> None:
+        """Record a failed refresh: logged once a version, the served model kept."""
+        what = f"version {number}" if number is not None else f"'{self.version or self.alias}'"
+        self.problem = f"cannot load {what} of {self.registry.name}: {error}"
+        if self.failed != number or number is None:
+            kept = f"keeping version {self.current.version.number}" if self.current else "no model"
+            logger.error("{} ({})", self.problem, kept)
+        self.failed = number
+        for observer in self.observers:
+            observer.failed()
+
+
+class AliasWatcher:
+    """Refresh a holder in a background thread, every `interval` seconds."""
+
+    def __init__(self, holder: ModelHolder, interval: float) -> None:
+        """Bind the watcher to a holder; nothing runs before `start`."""
+        self.holder, self.interval = holder, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="bikes-alias-watcher", daemon=True)
+
+    def start(self) -> None:
+        """Start watching."""
+        self.thread.start()
+
+    def loop(self) -> None:
+        """Refresh the holder until stopped."""
+        while not self.stopped.wait(self.interval):
+            self.holder.refresh()
+
+    def stop(self) -> None:
+        """Stop watching (a load under way finishes in the background)."""
+        self.stopped.set()
+        self.thread.join(timeout=self.interval + 1.0)
