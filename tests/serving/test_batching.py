@@ -1,4 +1,4 @@
-"""Tests of the batcher and the holder: requests predicted together, never across versions."""
+"""Tests of the batcher, holder and predictor: rows predicted together, never across versions."""
 
 from __future__ import annotations
 
@@ -104,3 +104,33 @@ def test_holder_keeps_the_served_model_when_a_refresh_fails(registered_model: Re
     assert held.current is served
     assert held.problem is not None
     assert "models:/bikes@missing: no version holds the alias" in held.problem
+
+
+def test_the_shortcut_skips_a_column_selection_only_when_exact(
+    registered_model: Registered, prepared: dict[str, Path]
+) -> None:
+    from bikes.core.models import BaselineSklearnModel, GradientBoostingModel
+    from bikes.serving.predictors import Predictor
+
+    inputs = pd.read_parquet(prepared["inputs_test"])
+    targets = pd.read_parquet(prepared["targets_train"])
+    train = pd.read_parquet(prepared["inputs_train"])
+    champion = registries.SklearnLoader().load(registered_model["uri"])
+    forest = BaselineSklearnModel(n_estimators=3, max_depth=3).fit(train, targets)
+    numpy_output = GradientBoostingModel(max_iter=3).build()
+    numpy_output[0].set_output(transform="default")  # the next step fits on arrays, not names
+    numpy_output.fit(train, targets["cnt"])
+
+    def predictor(pipeline: T.Any) -> Predictor:
+        return Predictor(registries.LoadedModel("test", pipeline), inputs.head(1))
+
+    fast = Predictor(champion, inputs.head(1))
+    assert fast.columns == FEATURES
+    assert fast.predict(inputs).equals(champion.predict(inputs))  # every test row, exactly
+    assert predictor(forest.get_internal_model()).columns is None  # one-hot encodes
+    assert predictor(numpy_output).columns is None  # warns of feature names: whole pipeline
+    assert (
+        predictor(numpy_output)
+        .predict(inputs)
+        .equals(registries.LoadedModel("test", numpy_output).predict(inputs))
+    )

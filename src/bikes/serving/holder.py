@@ -17,7 +17,7 @@ from loguru import logger
 
 from bikes.core import schemas as core_schemas
 from bikes.io import registries, tracking
-from bikes.serving import encodings, validation
+from bikes.serving import encodings, predictors, validation
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +28,8 @@ class Served:
     """A loaded model version and what the API tells about it.
 
     Attributes:
-        model: the loaded model (its pipeline predicts).
+        model: the loaded model.
+        predictor: predicts with the model (see `predictors`).
         version: its version in the registry.
         alias: the alias it was loaded for (None: a pinned version).
         rules: the rules of its inputs (the columns it reads are required).
@@ -38,6 +39,7 @@ class Served:
     """
 
     model: registries.LoadedModel
+    predictor: predictors.Predictor
     version: tracking.Version
     alias: str | None
     rules: validation.Rules
@@ -46,15 +48,8 @@ class Served:
     loaded_at: str
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predict the inputs: a non-negative `prediction` column, indexed like them.
-
-        scikit-learn's checks of finite values and parameters are skipped: the inputs passed the
-        schema, and the predictions are the same.
-        """
-        import sklearn
-
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return self.model.predict(inputs)
+        """Predict checked inputs: a non-negative `prediction` column, indexed like them."""
+        return self.predictor.predict(inputs)
 
 
 class Observer(T.Protocol):
@@ -131,27 +126,28 @@ class ModelHolder:
         return True
 
     def load(self, version: tracking.Version) -> Served:
-        """Load a version with what the API tells about it, and predict an example hour with it."""
+        """Load a version with what the API tells about it; it must predict an example hour."""
         model = self.loader.load(version.uri)
         columns = list(core_schemas.InputsSchema.to_schema().columns)
-        required = registries.model_columns(model.pipeline, columns)
+        rules = validation.Rules(
+            validation.RequestSchema, registries.model_columns(model.pipeline, columns)
+        )
+        example = {name: [value] for name, value in encodings.EXAMPLE_INPUTS.items()}
+        check = rules.frame([rules.check(example, rows=1, origin="example")])
         metrics = {}
         if version.run_id is not None:
             logged = self.registry.client.get_run(version.run_id).data.metrics
             metrics = {k: v for k, v in logged.items() if not k.startswith(tracking.SYSTEM_PREFIX)}
-        served = Served(
+        return Served(
             model=model,
+            predictor=predictors.Predictor(model, check),  # a model that cannot predict fails
             version=version,
             alias=None if self.version else self.alias,
-            rules=validation.Rules(validation.RequestSchema, required),
+            rules=rules,
             metrics={key: float(value) for key, value in metrics.items()},
             signature=signature_of(version.uri),
             loaded_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
-        example = {name: [value] for name, value in encodings.EXAMPLE_INPUTS.items()}
-        checked = served.rules.check(example, rows=1, origin="warm-up")
-        served.predict(served.rules.frame([checked]))  # a model that cannot predict fails here
-        return served
 
     def fail(self, number: int | None, error: Exception) -> None:
         """Record a failed refresh: logged once a version, the served model kept."""
