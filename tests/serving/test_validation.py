@@ -45,7 +45,7 @@ def test_rules_give_pandera_verdicts_on_random_inputs() -> None:
         name: "float" if name in ("temp", "atemp", "hum", "windspeed") else "int" for name in VALID
     }
     verdicts = []
-    for _ in range(300):
+    for _ in range(120):
         columns: dict[str, list[object]] = {name: [value] for name, value in VALID.items()}
         for name in rng.choice(list(VALID), size=rng.integers(0, 3), replace=False):
             options = CANDIDATES[kinds[name]]
@@ -61,7 +61,7 @@ def test_rules_give_pandera_verdicts_on_random_inputs() -> None:
         assert list(checked) == FEATURES
         assert all(checked[name].dtype.kind in "if" for name in checked)
         verdicts.append(True)
-    assert 50 < sum(verdicts) < 250  # both verdicts were drawn often
+    assert 20 < sum(verdicts) < 100  # both verdicts were drawn often
 
 
 def test_plainly_valid_inputs_skip_pandera(monkeypatch: pytest.MonkeyPatch) -> None:
