@@ -106,6 +106,34 @@ def test_holder_keeps_the_served_model_when_a_refresh_fails(registered_model: Re
     assert "models:/bikes@missing: no version holds the alias" in held.problem
 
 
+def test_a_version_that_failed_to_load_waits_before_another_try(
+    registered_model: Registered, isolated: Path
+) -> None:
+    (saved,) = isolated.glob("mlruns/**/model.skops")
+    model = saved.read_bytes()
+    saved.write_bytes(b"not a model")
+    held = holder.ModelHolder(services.MlflowService().registry(), registries.SklearnLoader())
+    tries: list[str] = []
+
+    class Tries:
+        def loaded(self, served: holder.Served, previous: holder.Served | None) -> None:
+            tries.append("loaded")
+
+        def failed(self) -> None:
+            tries.append("failed")
+
+    held.observers.append(Tries())
+    assert held.refresh() is False
+    assert held.refresh() is False  # too soon: not tried
+    assert tries == ["failed"]
+    assert held.problem is not None
+    assert held.problem.startswith("cannot load version 1 of bikes:")
+    saved.write_bytes(model)
+    held.retry_at = 0.0  # as if `RETRY_SECONDS` went by
+    assert held.refresh() is True
+    assert tries == ["failed", "loaded"]
+
+
 def test_the_shortcut_skips_a_column_selection_only_when_exact(
     registered_model: Registered, prepared: dict[str, Path]
 ) -> None:

@@ -246,6 +246,13 @@ def test_malformed_requests_answer_422_or_413(
         unknown = call(f"{url}/invocations", {"instances": [[1, 2]]})
         ragged = call(f"{url}/invocations", {"dataframe_split": short["dataframe_split"]})
         large = call(f"{url}/invocations", split(inputs))
+        empty = call(f"{url}/invocations", split(inputs.head(0)))
+        broken = urllib.request.Request(
+            f"{url}/invocations", data=b'{"dataframe_records": [', method="POST"
+        )
+        broken.add_header("Content-Type", "application/json")
+        with pytest.raises(urllib.error.HTTPError) as invalid_json:
+            urllib.request.urlopen(broken, timeout=10)
 
     assert wrong_type.status == 422
     assert {"field": "hr", "row": 1, "value": "eight"} in [
@@ -260,6 +267,10 @@ def test_malformed_requests_answer_422_or_413(
     assert ragged.status == 422  # too many rows is checked after the shape
     assert large.status == 413
     assert "2 at most" in large.body["detail"]
+    assert empty.status == 422
+    assert "no rows" in empty.body["detail"]
+    assert invalid_json.value.code == 422
+    assert json.loads(invalid_json.value.read())["violations"][0]["row"] is None
 
 
 def test_forecast_refuses_values_outside_the_data_naming_the_request_field(

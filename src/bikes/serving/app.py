@@ -27,22 +27,6 @@ if T.TYPE_CHECKING:
 SETTINGS_VARIABLE = "BIKES_SERVING_SETTINGS"
 # longest text of a refused value echoed in a response
 MAX_ECHO = 200
-# the request's field of each input column of `/forecast`
-FORECAST_FIELDS = {
-    "dteday": "timestamp",
-    "season": "timestamp",
-    "yr": "timestamp",
-    "mnth": "timestamp",
-    "hr": "timestamp",
-    "weekday": "timestamp",
-    "holiday": "holiday",
-    "workingday": "holiday",
-    "weathersit": "weather",
-    "temp": "temperature",
-    "atemp": "feels_like",
-    "hum": "humidity",
-    "windspeed": "wind_speed",
-}
 DESCRIPTION = """\
 Forecasts of hourly bike rentals by the registered model `bikes`, following an alias (`champion`)
 or a pinned version. `/forecast` takes hours in the units a person uses; `/invocations` takes
@@ -170,7 +154,11 @@ async def refused_request(_: fastapi.Request, error: RequestValidationError) -> 
     found: list[validation.Violation] = []
     for item in error.errors()[: validation.MAX_VIOLATIONS]:
         location = [part for part in item.get("loc", ()) if part != "body"]
-        rows = [part for part in location if isinstance(part, int)]
+        rows = [  # the position in a list of rows (not, e.g., of a character in broken JSON)
+            part
+            for before, part in zip([None, *location], location, strict=False)
+            if isinstance(part, int) and isinstance(before, str)
+        ]
         names = [part for part in location if isinstance(part, str)]
         found.append(
             validation.Violation(
@@ -211,15 +199,19 @@ async def too_large(_: fastapi.Request, error: Exception) -> Response:
 router = fastapi.APIRouter()
 
 
-def ready(request: fastapi.Request, rows: int | None = None) -> holder.Served:
+def ready(request: fastapi.Request) -> holder.Served:
     """Return the served model (one snapshot for the whole request), or raise `NotReadyError`."""
     held: holder.ModelHolder = request.app.state.holder
     served = held.current
     if served is None:
         raise NotReadyError(held.problem)
-    if rows is not None and rows > request.app.state.max_rows:
-        raise TooLargeError(f"{rows} rows: the server takes {request.app.state.max_rows} at most")
     return served
+
+
+def bounded(request: fastapi.Request, rows: int) -> None:
+    """Raise `TooLargeError` for a request of more rows than the server takes."""
+    if rows > request.app.state.max_rows:
+        raise TooLargeError(f"{rows} rows: the server takes {request.app.state.max_rows} at most")
 
 
 def answer(body: pdt.BaseModel, served: holder.Served) -> Response:
@@ -252,7 +244,8 @@ async def invocations(
 ) -> Response:
     """Predict rows in the model's encodings, sent with MLflow's scoring protocol."""
     columns, rows = body.columns()
-    served = ready(request, rows)
+    served = ready(request)
+    bounded(request, rows)
     inputs = served.rules.check(columns, rows, origin="request")
     predictions = await request.app.state.batcher.predict(served, inputs, rows)
     request.app.state.metrics.rows.labels("/invocations").inc(rows)
@@ -270,8 +263,9 @@ async def forecast(
     request: fastapi.Request,
 ) -> Response:
     """Forecast the rentals of hours given in the units a person uses."""
-    served = ready(request, len(body.hours))
-    hours = frame(body.hours)
+    served = ready(request)
+    bounded(request, len(body.hours))
+    hours = body.frame()
     inputs = encodings.encode(hours)
     try:
         checked = served.rules.check(
@@ -337,29 +331,12 @@ async def exposition(request: fastapi.Request) -> Response:
 # %% FORECASTS
 
 
-def frame(hours: T.Sequence[schemas.Hour]) -> pd.DataFrame:
-    """Return the hours of a request as a data frame of a person's units."""
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime([hour.local_time() for hour in hours]),
-            "temperature": [hour.temperature for hour in hours],
-            "feels_like": [hour.feels_like for hour in hours],
-            "humidity": [hour.humidity for hour in hours],
-            "wind_speed": [hour.wind_speed for hour in hours],
-            "weather": [hour.weather.value for hour in hours],
-            "holiday": [hour.holiday for hour in hours],
-        }
-    )
-
-
 def translate(error: validation.InputsError, hours: pd.DataFrame) -> validation.InputsError:
     """Name the fields of the request behind the input columns of a violation."""
     found, phrases = [], []
     for violation in error.violations:
         column = violation.field or ""
-        field = FORECAST_FIELDS.get(column, column)
+        field = encodings.FIELDS.get(column, column)
         value = violation.value
         if violation.row is not None and field in hours.columns:
             value = validation.jsonable(hours[field].iloc[violation.row])

@@ -50,6 +50,24 @@ EXAMPLE_INPUTS: T.Final[dict[str, int | float]] = {
 }
 
 
+# the field of a person's hour behind each input column (to name it in errors)
+FIELDS: T.Final[dict[str, str]] = {
+    "dteday": "timestamp",
+    "season": "timestamp",
+    "yr": "timestamp",
+    "mnth": "timestamp",
+    "hr": "timestamp",
+    "weekday": "timestamp",
+    "holiday": "holiday",
+    "workingday": "holiday",
+    "weathersit": "weather",
+    "temp": "temperature",
+    "atemp": "feels_like",
+    "hum": "humidity",
+    "windspeed": "wind_speed",
+}
+
+
 class Weather(enum.StrEnum):
     """The weather situation of an hour, by name (`weathersit` 1 to 4)."""
 

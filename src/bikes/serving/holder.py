@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
+import time
 import typing as T
 
 from loguru import logger
@@ -21,6 +22,9 @@ from bikes.serving import encodings, predictors, validation
 
 if T.TYPE_CHECKING:
     import pandas as pd
+
+# seconds before a version that failed to load is tried again (unless the alias moves meanwhile)
+RETRY_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +100,7 @@ class ModelHolder:
         self.current: Served | None = None
         self.problem: str | None = "no model loaded yet"
         self.failed: int | None = None  # the version that last failed to load (logged once)
+        self.retry_at = 0.0  # when to try to load that version again (monotonic seconds)
         self.observers: list[Observer] = []
 
     def wanted(self) -> tracking.Version:
@@ -106,13 +111,16 @@ class ModelHolder:
         """Load the wanted version if it is not served yet; return whether the model changed.
 
         Any failure (the registry unreachable, a version that does not load) leaves the served
-        model as it is: it is logged once a version, and retried at the next refresh.
+        model as it is: it is logged once a version. A version that failed to load is tried again
+        after `RETRY_SECONDS` (loading takes CPU from the requests), another one at once.
         """
         number: int | None = None
         try:
             wanted = self.wanted()
             number = wanted.number
             if self.current is not None and self.current.version.number == number:
+                return False
+            if number == self.failed and time.monotonic() < self.retry_at:
                 return False
             served = self.load(wanted)
         except Exception as error:  # the old model keeps serving whatever failed
@@ -156,7 +164,7 @@ class ModelHolder:
         if self.failed != number or number is None:
             kept = f"keeping version {self.current.version.number}" if self.current else "no model"
             logger.error("{} ({})", self.problem, kept)
-        self.failed = number
+        self.failed, self.retry_at = number, time.monotonic() + RETRY_SECONDS
         for observer in self.observers:
             observer.failed()
 

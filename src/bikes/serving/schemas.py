@@ -22,6 +22,9 @@ from bikes.serving.encodings import (
 )
 from bikes.serving.validation import InputsError, Violation
 
+if T.TYPE_CHECKING:
+    import pandas as pd
+
 # local time of the data (Capital Bikeshare, Washington, D.C.): aware timestamps are converted to it
 TIMEZONE = "America/New_York"
 # hours of one `/forecast` request at most
@@ -75,7 +78,9 @@ class SplitRequest(Model):
     model_config = pdt.ConfigDict(json_schema_extra={"examples": [SPLIT_EXAMPLE]})
 
     dataframe_split: DataframeSplit
-    params: dict[str, pdt.JsonValue] | None = None
+    params: dict[str, pdt.JsonValue] | None = pdt.Field(
+        default=None, description="MLflow's inference parameters (unused: the model takes none)"
+    )
 
     def columns(self) -> tuple[Columns, int]:
         """Return the columns of the request and its number of rows."""
@@ -98,7 +103,9 @@ class RecordsRequest(Model):
     model_config = pdt.ConfigDict(json_schema_extra={"examples": [RECORDS_EXAMPLE]})
 
     dataframe_records: list[dict[str, Cell]]
-    params: dict[str, pdt.JsonValue] | None = None
+    params: dict[str, pdt.JsonValue] | None = pdt.Field(
+        default=None, description="MLflow's inference parameters (unused: the model takes none)"
+    )
 
     def columns(self) -> tuple[Columns, int]:
         """Return the columns of the request and its number of rows."""
@@ -111,7 +118,9 @@ class InputsRequest(Model):
     model_config = pdt.ConfigDict(json_schema_extra={"examples": [INPUTS_EXAMPLE]})
 
     inputs: dict[str, list[Cell]] | list[dict[str, Cell]]
-    params: dict[str, pdt.JsonValue] | None = None
+    params: dict[str, pdt.JsonValue] | None = pdt.Field(
+        default=None, description="MLflow's inference parameters (unused: the model takes none)"
+    )
 
     def columns(self) -> tuple[Columns, int]:
         """Return the columns of the request and its number of rows."""
@@ -211,6 +220,23 @@ class ForecastRequest(Model):
     """Hours to forecast (one or many)."""
 
     hours: list[Hour] = pdt.Field(min_length=1, max_length=MAX_HOURS)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the hours as a data frame of a person's units (the input of `encodings`)."""
+        import pandas as pd
+
+        hours = self.hours
+        return pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime([hour.local_time() for hour in hours]),
+                "temperature": [hour.temperature for hour in hours],
+                "feels_like": [hour.feels_like for hour in hours],
+                "humidity": [hour.humidity for hour in hours],
+                "wind_speed": [hour.wind_speed for hour in hours],
+                "weather": [hour.weather.value for hour in hours],
+                "holiday": [hour.holiday for hour in hours],
+            }
+        )
 
 
 class Forecast(Model):

@@ -211,6 +211,8 @@ class Rules:
         Raises:
             InputsError: a column the model reads is missing, or a value breaks a rule.
         """
+        if rows == 0:
+            raise InputsError(f"{origin}: no rows to predict", [])
         missing = [name for name in self.required if name not in columns]
         if missing:
             message = "; ".join(f"missing column '{name}'" for name in missing)
