@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -209,28 +211,36 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 class Server:
-    """A server process: started, timed until ready, stopped."""
+    """A server process, in a session of its own: started on a free port, timed, stopped."""
 
-    def __init__(self, name: str, command: list[str], ready: str, folder: Path, port: int) -> None:
-        """Describe the server; nothing starts before `start`."""
-        self.name, self.command, self.folder, self.port = name, command, folder, port
-        self.url = f"http://{HOST}:{port}"
-        self.ready_url = self.url + ready
+    def __init__(
+        self, name: str, command: T.Callable[[int], list[str]], ready: str, folder: Path
+    ) -> None:
+        """Describe the server (its command for a port); nothing starts before `start`."""
+        self.name, self.command, self.ready, self.folder = name, command, ready, folder
+        self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.log = folder / f"{name}.log"
 
     def start(self) -> float:
-        """Start the server and return the seconds until it is ready."""
+        """Start the server on a free port and return the seconds until it is ready."""
+        port = free_port()
+        self.url = f"http://{HOST}:{port}"
         env = workspace.environment(self.folder)
         env["OMP_NUM_THREADS"] = "1"  # both servers alike (the serving job's default)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         start = time.perf_counter()
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 (commands built here)
-                self.command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT
+                self.command(port),
+                cwd=self.folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stock MLflow starts uvicorn as a child: stop both
             )
         while time.perf_counter() - start < READY_TIMEOUT:
-            if get(self.ready_url, timeout=1.0)[0] == 200:
+            if get(self.url + self.ready, timeout=1.0)[0] == 200:
                 return time.perf_counter() - start
             if self.process.poll() is not None:
                 break
@@ -239,31 +249,49 @@ class Server:
         raise RuntimeError(f"{self.name} not ready: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 20 s)."""
-        if self.process is None or self.process.poll() is not None:
+        """Stop the server's process group (SIGTERM, then SIGKILL after 20 s)."""
+        if self.process is None:
             return
-        self.process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        deadline = time.perf_counter() + 20  # the group's other processes (uvicorn) too
+        while time.perf_counter() < deadline and group_alive(self.process.pid):
+            time.sleep(0.05)
+
+
+def group_alive(group: int) -> bool:
+    """Tell whether a process group still has a process."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def ours(folder: Path, poll_seconds: float) -> Server:
     """Return the serving job of the work folder."""
-    port = free_port()
-    extras = [f"job.port={port}", f"job.host={HOST}", f"job.poll_seconds={poll_seconds}"]
-    command = [*workspace.bikes_command(), "confs/serving.yaml", "-e", *extras]
-    return Server("bikes serving", command, "/health/ready", folder, port)
+
+    def command(port: int) -> list[str]:
+        extras = [f"job.port={port}", f"job.host={HOST}", f"job.poll_seconds={poll_seconds}"]
+        return [*workspace.bikes_command(), "confs/serving.yaml", "-e", *extras]
+
+    return Server("bikes serving", command, "/health/ready", folder)
 
 
 def stock(folder: Path) -> Server:
     """Return stock `mlflow models serve` of the champion (no environment of its own)."""
-    port = free_port()
-    serve = ["models", "serve", "-m", "models:/bikes@champion", "--env-manager", "local"]
-    command = [sys.executable, "-m", "mlflow", *serve, "-h", HOST, "-p", str(port), "-w", "1"]
-    return Server("mlflow models serve", command, "/ping", folder, port)
+
+    def command(port: int) -> list[str]:
+        serve = ["models", "serve", "-m", "models:/bikes@champion", "--env-manager", "local"]
+        return [sys.executable, "-m", "mlflow", *serve, "-h", HOST, "-p", str(port), "-w", "1"]
+
+    return Server("mlflow models serve", command, "/ping", folder)
 
 
 # %% RUN
