@@ -27,7 +27,7 @@ def two_versions() -> tuple[holder.Served, holder.Served]:
     with threadpool_limits(limits=1), job as runner:
         second = runner.run().version
     registry = services.MlflowService().registry()
-    held = holder.ModelHolder(registry, registries.SklearnLoader())
+    held = holder.ModelHolder(lambda: registry, registries.SklearnLoader())
     return held.load(registry.version(1)), held.load(registry.version(second))
 
 
@@ -74,7 +74,8 @@ def test_a_failed_call_fails_its_requests_only(
     registered_model: Registered, prepared: dict[str, Path]
 ) -> None:
     registry = services.MlflowService().registry()
-    served = holder.ModelHolder(registry, registries.SklearnLoader()).load(registry.version(1))
+    held = holder.ModelHolder(lambda: registry, registries.SklearnLoader())
+    served = held.load(registry.version(1))
     inputs = pd.read_parquet(prepared["inputs_test"]).head(2)
     good = served.rules.check({c: inputs[c].to_numpy() for c in FEATURES}, 2, "r")
     broken = {**good, "hr": np.array(["x", "y"], dtype=object)}  # not checked: fails to predict
@@ -92,7 +93,7 @@ def test_a_failed_call_fails_its_requests_only(
 
 def test_holder_keeps_the_served_model_when_a_refresh_fails(registered_model: Registered) -> None:
     registry = services.MlflowService().registry()
-    held = holder.ModelHolder(registry, registries.SklearnLoader(), alias="champion")
+    held = holder.ModelHolder(lambda: registry, registries.SklearnLoader(), alias="champion")
     assert held.refresh() is True
     assert held.refresh() is False  # the same version: nothing to load
     served = held.current
@@ -112,7 +113,7 @@ def test_a_version_that_failed_to_load_waits_before_another_try(
     (saved,) = isolated.glob("mlruns/**/model.skops")
     model = saved.read_bytes()
     saved.write_bytes(b"not a model")
-    held = holder.ModelHolder(services.MlflowService().registry(), registries.SklearnLoader())
+    held = holder.ModelHolder(services.MlflowService().registry, registries.SklearnLoader())
     tries: list[str] = []
 
     class Tries:
@@ -127,7 +128,7 @@ def test_a_version_that_failed_to_load_waits_before_another_try(
     assert held.refresh() is False  # too soon: not tried
     assert tries == ["failed"]
     assert held.problem is not None
-    assert held.problem.startswith("cannot load version 1 of bikes:")
+    assert held.problem.startswith("cannot load version 1 of bikes: ")
     saved.write_bytes(model)
     held.retry_at = 0.0  # as if `RETRY_SECONDS` went by
     assert held.refresh() is True

@@ -23,6 +23,8 @@ from bikes.serving import batching, encodings, holder, metrics, schemas, validat
 if T.TYPE_CHECKING:
     import pandas as pd
 
+    from bikes.io import tracking
+
 # the environment variable that passes the settings to the workers' processes
 SETTINGS_VARIABLE = "BIKES_SERVING_SETTINGS"
 # longest text of a refused value echoed in a response
@@ -63,7 +65,12 @@ class Settings(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     mlflow_service: services.MlflowService = pdt.Field(default_factory=services.MlflowService)
 
     def app(self) -> fastapi.FastAPI:
-        """Return the app, pointed at the registry (its first model loads once it starts).
+        """Return the app (it connects to the registry and loads its first model as it starts)."""
+        held = holder.ModelHolder(self.connect, self.loader, self.alias, self.version)
+        return create_app(held, self.poll_seconds, self.max_rows)
+
+    def connect(self) -> tracking.Registry:
+        """Point MLflow at the registry, and return the registered model.
 
         skops is imported before MLflow: its import looks for each numpy and scipy function in
         every module loaded, so it costs half as much (0.6 s of CPU here) before MLflow's modules.
@@ -75,10 +82,7 @@ class Settings(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
 
         mlflow.set_tracking_uri(self.mlflow_service.tracking_uri)
         mlflow.set_registry_uri(self.mlflow_service.registry_uri)
-        held = holder.ModelHolder(
-            self.mlflow_service.registry(), self.loader, self.alias, self.version
-        )
-        return create_app(held, self.poll_seconds, self.max_rows)
+        return self.mlflow_service.registry()
 
 
 def from_environment() -> fastapi.FastAPI:
@@ -108,7 +112,7 @@ def create_app(
     async def lifespan(_: fastapi.FastAPI) -> T.AsyncIterator[None]:
         # the first model loads before the first request is accepted: no worker answers 503
         # while it loads (if it fails, the server starts unready, and the watcher tries again)
-        await asyncio.to_thread(held.refresh)
+        await asyncio.to_thread(holder.first_load, held)
         watcher.start()
         yield
         watcher.stop()
