@@ -84,16 +84,26 @@ def test_plainly_valid_inputs_skip_pandera(monkeypatch: pytest.MonkeyPatch) -> N
 def test_violations_name_the_field_row_and_value_as_sent() -> None:
     columns: dict[str, list[object]] = {name: [value] * 4 for name, value in VALID.items()}
     columns["yr"] = [0, 1, 2, 1]
-    columns["hr"] = [8, 8, 8, "eight"]
+    columns["temp"] = [0.5, 0.5, 0.5, 1]  # an integer among floats: pandera reports 2.0 for 2
+    mistyped: dict[str, list[object]] = {
+        **columns,
+        "hr": [8, "eight", 8.5, None],
+        "yr": [0, 1, 1, 1],
+    }
 
     with pytest.raises(validation.InputsError) as error:
         rules().check(columns, 4, origin="request")
+    with pytest.raises(validation.InputsError) as types:
+        rules().check(mistyped, 4, origin="request")
 
-    found = {(v.field, v.row, v.value) for v in error.value.violations}
-    assert ("yr", 2, 2) in found  # as sent: pandera's failure cases hold 2.0 beside 'eight'
-    assert ("hr", 3, "eight") in found
-    assert str(error.value).startswith("request: RequestSchema ")
-    assert "column 'yr' failed isin([0, 1]) at row 2 (value 2)" in str(error.value)
+    assert [(v.field, v.row, v.value) for v in error.value.violations] == [("yr", 2, 2)]
+    assert (
+        str(error.value)
+        == "request: RequestSchema column 'yr' failed isin([0, 1]) at row 2 (value 2)"
+    )
+    found = {(v.field, v.row, v.value) for v in types.value.violations}
+    assert {("hr", 1, "eight"), ("hr", 3, None)} <= found
+    assert "hr" in str(types.value)
 
 
 def test_missing_columns_and_cells_that_are_not_values_are_refused() -> None:

@@ -186,6 +186,21 @@ class ColumnRule:
         """Tell whether every value passes every check (False when a check is unknown)."""
         return all(mask is not None and not mask(values).any() for mask in self.masks)
 
+    def mistyped(self, values: Values) -> list[Violation]:
+        """Return the cells that are not of the column's type: text, fractions, missing values."""
+        if self.kind not in "if":
+            return []
+        found = []
+        for row, value in enumerate(values):
+            number = isinstance(value, int | float | np.number) and not isinstance(value, str)
+            fits = number and math.isfinite(float(value))
+            if fits and self.kind == "i":
+                fits = float(value).is_integer()
+            if not fits:
+                dtype = "int64" if self.kind == "i" else "float64"
+                found.append(Violation(self.name, row, jsonable(value), f"dtype('{dtype}')"))
+        return found
+
 
 class Rules:
     """The rules of a schema, compiled for one model: the columns it reads are required.
@@ -251,8 +266,14 @@ class Rules:
             checked = self.schema.check(frame, origin=origin)
         except DataError as error:
             failures = getattr(error.__cause__, "failure_cases", None)
-            if not isinstance(failures, pd.DataFrame):  # a message only (e.g. a type refused)
-                raise InputsError(str(error), []) from error
+            if not isinstance(failures, pd.DataFrame):  # a message only: types refused first
+                found = [
+                    v
+                    for rule in self.columns
+                    if rule.name in columns
+                    for v in rule.mistyped(columns[rule.name])
+                ]
+                raise InputsError(str(error), found[:MAX_VIOLATIONS]) from error
             failures = as_sent(failures, columns)
             message = f"{origin}: {self.schema.__name__} {schemas.describe(failures)}"
             raise InputsError(message, violations(failures)) from error
