@@ -184,3 +184,20 @@ def test_frames_of_several_requests_are_one_frame_in_order() -> None:
     assert frame.index.name == "instant"
     assert frame.index.tolist() == [0, 1, 2, 3]
     assert list(itertools.chain(*(part["hr"].tolist() for part in parts))) == frame["hr"].tolist()
+
+
+def test_cells_of_another_type_are_named_as_sent() -> None:
+    hr, temp, date = (
+        validation.ColumnRule.of(name, column)
+        for name, column in (
+            (name, validation.RequestSchema.to_schema().columns[name])
+            for name in ("hr", "temp", "dteday")
+        )
+    )
+
+    assert hr.mistyped([8, 8.0, True, 8.5, "8", None]) == [
+        validation.Violation("hr", row, value, "dtype('int64')")
+        for row, value in ((3, 8.5), (4, "8"), (5, None))
+    ]
+    assert [v.row for v in temp.mistyped([0.5, 1, float("nan"), "0.5"])] == [2, 3]
+    assert date.mistyped(["x"]) == []  # dates are left to pandera's words
