@@ -29,5 +29,6 @@ RUN --mount=type=bind,from=builder,source=/dist,target=/dist \
 WORKDIR /app
 COPY --chown=bikes:bikes confs/ confs/
 USER 10001:10001
+EXPOSE 8000
 ENTRYPOINT ["tini", "--", "bikes"]
 CMD ["--help"]

@@ -12,6 +12,7 @@ from bikes.jobs.pipeline import PipelineJob, PipelineResult
 from bikes.jobs.preparation import PreparationJob, PreparationResult
 from bikes.jobs.promotion import PromotionJob, PromotionResult
 from bikes.jobs.rollback import RollbackJob, RollbackResult
+from bikes.jobs.serving import ServingJob, ServingResult
 from bikes.jobs.training import TrainingJob, TrainingResult
 from bikes.jobs.tuning import TuningJob, TuningResult
 
@@ -24,7 +25,8 @@ JobKind = T.Annotated[
     | InferenceJob
     | TuningJob
     | EvaluationsJob
-    | ExplanationsJob,
+    | ExplanationsJob
+    | ServingJob,
     pdt.Field(discriminator="KIND"),
 ]
 
@@ -46,6 +48,8 @@ __all__ = [
     "Result",
     "RollbackJob",
     "RollbackResult",
+    "ServingJob",
+    "ServingResult",
     "TrainingJob",
     "TrainingResult",
     "TuningJob",
