@@ -8,6 +8,7 @@ from bikes.jobs.base import Job, Result
 from bikes.jobs.evaluations import EvaluationsJob, EvaluationsResult
 from bikes.jobs.explanations import ExplanationsJob, ExplanationsResult
 from bikes.jobs.inference import InferenceJob, InferenceResult
+from bikes.jobs.monitoring import MonitoringJob, MonitoringResult
 from bikes.jobs.pipeline import PipelineJob, PipelineResult
 from bikes.jobs.preparation import PreparationJob, PreparationResult
 from bikes.jobs.promotion import PromotionJob, PromotionResult
@@ -24,7 +25,8 @@ JobKind = T.Annotated[
     | InferenceJob
     | TuningJob
     | EvaluationsJob
-    | ExplanationsJob,
+    | ExplanationsJob
+    | MonitoringJob,
     pdt.Field(discriminator="KIND"),
 ]
 
@@ -37,6 +39,8 @@ __all__ = [
     "InferenceResult",
     "Job",
     "JobKind",
+    "MonitoringJob",
+    "MonitoringResult",
     "PipelineJob",
     "PipelineResult",
     "PreparationJob",
