@@ -60,7 +60,8 @@ def distributions(observed: Observed) -> Figure:
         axis.set_title(f"{column.column}: {score} (max {column.threshold:g})", color=color)
     for axis in axes[len(drifts) :]:
         axis.set_visible(False)
-    axes[0].legend(loc="upper right", fontsize="small")
+    if drifts:
+        axes[0].legend(loc="upper right", fontsize="small")
     return result
 
 
