@@ -191,13 +191,17 @@ def calibration(checks: Checks, reference: Reference) -> dict[str, dict[str, flo
 # %% THE REAL DATA, THE JOB
 
 
-def prepare(folder: Path, source: Path) -> None:
-    """Prepare the real data and register the default model (the champion) in `folder`."""
-    from bikes import jobs
-
+def enter(folder: Path) -> None:
+    """Work in `folder`, with its own MLflow store."""
     os.chdir(folder)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
+
+def prepare(source: Path) -> None:
+    """Prepare the real data and register the default model (the champion) here."""
+    from bikes import jobs
+
     with jobs.PreparationJob(source=str(source)) as runner:
         runner.run()
     with jobs.TrainingJob(registry_alias="champion") as runner:
@@ -334,8 +338,10 @@ def main(argv: T.Sequence[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     here = Path.cwd()
     print(f"scratch folder: {folder}")
+    source = Path(args.source).resolve()
+    enter(folder)
     if not (folder / "mlflow.db").exists():
-        prepare(folder, Path(args.source).resolve())
+        prepare(source)
     figures = measure(folder, args.windows)
     if args.json:
         target = Path(args.json) if Path(args.json).is_absolute() else here / args.json
