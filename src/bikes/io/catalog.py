@@ -20,6 +20,7 @@ PATHS: T.Final[dict[str, str]] = {
     "predictions": "outputs/predictions.parquet",
     "shap_values": "outputs/explanations/shap_values.parquet",
     "feature_importances": "outputs/explanations/feature_importances.parquet",
+    "monitoring": "outputs/monitoring",
 }
 
 

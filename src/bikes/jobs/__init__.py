@@ -8,6 +8,7 @@ from bikes.jobs.base import Job, Result
 from bikes.jobs.evaluations import EvaluationsJob, EvaluationsResult
 from bikes.jobs.explanations import ExplanationsJob, ExplanationsResult
 from bikes.jobs.inference import InferenceJob, InferenceResult
+from bikes.jobs.monitoring import MonitoringJob, MonitoringResult
 from bikes.jobs.pipeline import PipelineJob, PipelineResult
 from bikes.jobs.preparation import PreparationJob, PreparationResult
 from bikes.jobs.promotion import PromotionJob, PromotionResult
@@ -26,7 +27,8 @@ JobKind = T.Annotated[
     | TuningJob
     | EvaluationsJob
     | ExplanationsJob
-    | ServingJob,
+    | ServingJob
+    | MonitoringJob,
     pdt.Field(discriminator="KIND"),
 ]
 
@@ -39,6 +41,8 @@ __all__ = [
     "InferenceResult",
     "Job",
     "JobKind",
+    "MonitoringJob",
+    "MonitoringResult",
     "PipelineJob",
     "PipelineResult",
     "PreparationJob",

@@ -1,0 +1,57 @@
+"""Tests of the rates on synthetic data: the control stays quiet, injected shifts are named.
+
+The synthetic weather has a season and fronts of a few days, like the real one, but its weather
+category is drawn hour by hour: a week varies less than a real week (whose rainy spells last
+days), so the category's threshold is lower here than the default calibrated on the real data.
+"""
+
+from __future__ import annotations
+
+import pytest
+import seasonal_data as synthetic
+from benchmarks import monitoring as bench
+from seasonal_data import predict
+
+from bikes.monitoring import drift
+from bikes.monitoring.monitor import Checks, Reference
+
+WINDOWS = 20
+
+
+@pytest.fixture
+def reference() -> Reference:
+    """Return the synthetic reference."""
+    return synthetic.reference()
+
+
+@pytest.fixture
+def checks(reference: Reference) -> Checks:
+    """Return the default checks, scaled by the synthetic reference."""
+    return synthetic.scaled_checks(reference)
+
+
+def test_control_windows_of_the_reference_period_stay_quiet_and_shifts_are_named(
+    checks: Checks, reference: Reference
+) -> None:
+    columns = [
+        column.model_copy(update={"threshold": 0.15}) if column.name == "weathersit" else column
+        for column in checks.drift.columns
+    ]
+    tuned = checks.model_copy(
+        update={"drift": checks.drift.model_copy(update={"columns": columns})}
+    )
+    rates = bench.rates(tuned, reference, predict, count=WINDOWS, seed=1)
+    assert rates.windows == WINDOWS
+    assert rates.false_alarms <= 0.05 * WINDOWS, rates.reasons
+    assert rates.ks_alarms > rates.false_alarms  # p-values flag what effect sizes do not
+    assert rates.detected["temp +1 sd"] >= 0.95 * WINDOWS
+    assert rates.detected["weathersit 2 doubled"] >= 0.95 * WINDOWS
+
+
+def test_without_seasons_the_control_alarms(checks: Checks, reference: Reference) -> None:
+    flat = checks.model_copy(
+        update={"drift": checks.drift.model_copy(update={"seasonal_days": None})}
+    )
+    rates = bench.rates(flat, reference, predict, count=WINDOWS, seed=1)
+    assert rates.false_alarms > 0.05 * WINDOWS  # a week of winter against the whole year
+    assert isinstance(flat.drift.columns[0], drift.CategoricalColumn)
