@@ -115,16 +115,22 @@ def test_trials_of_dead_processes_are_marked_failed(
 
 
 @pytest.mark.slow
-def test_two_worker_processes_share_the_study(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    result = search(searcher(n_trials=6, n_workers=2), data)
+def test_two_worker_processes_share_the_study(
+    data: tuple[pd.DataFrame, pd.DataFrame], isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("first", "second"):  # joblib reuses its workers, started in the first folder
+        (isolated / folder).mkdir()
+        monkeypatch.chdir(isolated / folder)
 
-    trials = load().trials
-    assert list(result.trials["trial"]) == list(range(6))
-    assert {trial.state.name for trial in trials} <= {"COMPLETE", "PRUNED"}
-    workers = {trial.user_attrs[studies.WORKER_ATTR] for trial in trials}
-    assert len(workers) == 2
-    assert f"{socket.gethostname()}:{os.getpid()}" not in workers
-    assert result.trials["params"].iloc[0] == {"max_iter": 10}
+        result = search(searcher(n_trials=4, n_workers=2), data)
+
+        trials = load().trials
+        assert list(result.trials["trial"]) == list(range(4))
+        assert {trial.state.name for trial in trials} <= {"COMPLETE", "PRUNED"}
+        workers = {trial.user_attrs[studies.WORKER_ATTR] for trial in trials}
+        assert len(workers) == 2
+        assert f"{socket.gethostname()}:{os.getpid()}" not in workers
+        assert result.trials["params"].iloc[0] == {"max_iter": 10}
 
 
 @pytest.mark.slow

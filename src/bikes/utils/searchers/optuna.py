@@ -158,10 +158,11 @@ class OptunaSearcher(Searcher):
         shares = studies.shares(left, self.n_workers)
         if self.n_workers == 1:  # in this process, with the study at hand (in memory, maybe)
             self.optimize(study, task, shares[0])
-        else:
+        else:  # workers reused by joblib may work in another folder: give them absolute paths
+            searcher = self.model_copy(update={"storage": studies.absolute(self.storage)})
             with joblib.Parallel(n_jobs=self.n_workers, backend="loky") as parallel:
                 parallel(
-                    joblib.delayed(run_trials)(self, task, worker, share, os.getpid())
+                    joblib.delayed(run_trials)(searcher, task, worker, share, os.getpid())
                     for worker, share in enumerate(shares)
                 )
         trials = studies.trial_rows(study, len(splits))

@@ -45,6 +45,13 @@ def check_storage(storage: str) -> str:
     )
 
 
+def absolute(storage: str | None) -> str | None:
+    """Return a storage whose journal file has an absolute path (the same in any folder)."""
+    if storage is None or not storage.startswith(JOURNAL):
+        return storage
+    return JOURNAL + str(Path(storage.removeprefix(JOURNAL)).resolve())
+
+
 def masked(storage: str) -> str:
     """Return a storage as it may be logged: without the password of a database URL."""
     if "://" not in storage or "@" not in storage:
