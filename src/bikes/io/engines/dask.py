@@ -75,7 +75,7 @@ class DaskEngine(Engine):
             model = client.scatter(scoring.model, broadcast=True, hash=False)
             task = functools.partial(  # `batch_size` is also an argument of `client.map`
                 score_partition,
-                folder=str(folder),
+                folder=str(folder.resolve()),  # as workers elsewhere see it (a shared disk)
                 output=scoring.outputs.path,
                 batch_size=scoring.batch_size,
             )
