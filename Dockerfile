@@ -1,6 +1,7 @@
 # Image of the bikes package: `docker build -t bikes .` then `docker run --rm bikes --help`.
 # Stage 1 builds the wheel with uv and exports the pinned runtime requirements of uv.lock.
-# Stage 2 installs only that wheel (with those pins) into a slim Python, as a non-root user.
+# Stage 2 installs only that wheel (with those pins and its extras: the Dask engine and the
+# PostgreSQL driver) into a slim Python, as a non-root user.
 
 FROM python:3.12-slim AS builder
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
@@ -9,14 +10,15 @@ COPY pyproject.toml uv.lock README.md ./
 COPY src/ src/
 RUN uv build --wheel --out-dir /dist \
     && uv export --frozen --format requirements.txt --no-dev --no-hashes --no-emit-project \
-    --output-file /dist/constraints.txt
+    --all-extras --output-file /dist/constraints.txt
 
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=builder,source=/dist,target=/dist \
-    pip install --no-cache-dir --constraint /dist/constraints.txt /dist/bikes-*.whl \
+    WHEEL="$(ls /dist/bikes-*.whl)" \
+    && pip install --no-cache-dir --constraint /dist/constraints.txt "${WHEEL}[dask,postgres]" \
     && groupadd --gid 10001 bikes \
     && useradd --create-home --uid 10001 --gid 10001 bikes \
     && mkdir /app \
