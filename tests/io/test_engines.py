@@ -98,30 +98,28 @@ def test_dask_engine_refuses_an_unreachable_scheduler(registered_model: Register
 
 
 @pytest.mark.slow
-def test_dask_engine_scores_like_the_local_engine_on_a_local_cluster(
+def test_the_shipped_dask_config_scores_like_the_local_engine_on_a_local_cluster(
     registered_model: Registered, parts: Path
 ) -> None:
     reader = datasets.ParquetReader(path=str(parts))
-    dask = engines.DaskEngine(n_workers=1, partition_rows=120)
-    Path("outputs").mkdir()
-    Path("outputs/dask.parquet").write_text("a previous output, replaced")
-
     with jobs.InferenceJob(inputs=reader, batch_size=64) as runner:
-        local = runner.run()
-    outputs = datasets.ParquetWriter(path="outputs/dask.parquet")
-    with jobs.InferenceJob(inputs=reader, outputs=outputs, batch_size=64, engine=dask) as runner:
-        scored = runner.run()
+        local = pd.read_parquet(runner.run().path)
+    Path("outputs/predictions.parquet").write_text("a previous output, replaced")
+    extras = [f"job.inputs.path={parts}", "job.batch_size=64", "job.engine.n_workers=1"]
+    extras += ["job.engine.partition_rows=120"]
 
-    expected = pd.read_parquet(local.path)
-    pd.testing.assert_frame_equal(pd.read_parquet(scored.path), expected, check_exact=True)
-    written = sorted(path.name for path in Path(scored.path).iterdir())
-    assert written == [f"part-{number:05d}.parquet" for number in range(len(written))]
-    assert len(written) == 6  # 3 files of 150 rows at most, in partitions of 120 rows at most
-    assert not [path for path in Path("outputs").iterdir() if path.name.startswith(".")]
-    assert (scored.rows, scored.workers) == (len(expected), 1)
-    run = mlflow.MlflowClient().get_run(scored.run_id)
+    code = scripts.main([str(CONFS / "inference-dask.yaml"), "-e", *extras])
+
+    assert code == 0
+    folder = Path("outputs/predictions.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(folder), local, check_exact=True)
+    written = sorted(path.name for path in folder.iterdir())
+    assert written == [f"part-{number:05d}.parquet" for number in range(6)]  # 120 rows at most
+    assert [path.name for path in Path("outputs").iterdir()] == ["predictions.parquet"]
+    runs = mlflow.search_runs(order_by=["start_time DESC"], max_results=1, output_format="list")
+    run = runs[0]
     assert run.data.params["engine"] == "DaskEngine"
-    assert run.data.metrics["workers"] == 1
+    assert (run.data.metrics["rows"], run.data.metrics["workers"]) == (len(local), 1)
     assert run.inputs is not None
     assert [item.dataset.name for item in run.inputs.dataset_inputs] == ["inputs"]
 
@@ -139,7 +137,9 @@ def test_a_bad_partition_fails_the_dask_job_by_name_and_keeps_the_previous_outpu
     Path("outputs/predictions.parquet").mkdir(parents=True)
     (Path("outputs/predictions.parquet") / "part-00000.parquet").write_text("previous")
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0"
+    ) as cluster:
         engine = engines.DaskEngine(address=cluster.scheduler_address)  # joins a running cluster
         job = jobs.InferenceJob(inputs=datasets.ParquetReader(path=str(folder)), engine=engine)
         with pytest.raises(DataError) as error, job as runner:
@@ -151,20 +151,6 @@ def test_a_bad_partition_fails_the_dask_job_by_name_and_keeps_the_previous_outpu
     previous = list(Path("outputs").iterdir())
     assert previous == [Path("outputs/predictions.parquet")]  # no temporary folder left
     assert (previous[0] / "part-00000.parquet").read_text() == "previous"
-
-
-@pytest.mark.slow
-def test_the_shipped_dask_config_runs_on_a_local_cluster(
-    registered_model: Registered, prepared: dict[str, Path]
-) -> None:
-    config = str(CONFS / "inference-dask.yaml")
-
-    code = scripts.main([config, "-e", "job.engine.n_workers=1"])
-
-    assert code == 0
-    assert Path("outputs/predictions.parquet").is_dir()
-    outputs = pd.read_parquet("outputs/predictions.parquet")
-    assert outputs.index.equals(pd.read_parquet(prepared["inputs_test"]).index)
 
 
 def test_the_shipped_dask_config_changes_one_key_from_the_local_one() -> None:

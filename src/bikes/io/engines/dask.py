@@ -100,7 +100,7 @@ class DaskEngine(Engine):
                     n_workers=self.n_workers,
                     threads_per_worker=self.threads_per_worker,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address="127.0.0.1:0",  # any free port, on this machine only
                 ) as cluster,
                 Client(cluster) as client,
             ):

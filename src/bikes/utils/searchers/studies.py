@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import typing as T
+import warnings
 from pathlib import Path
 
 from bikes.core.errors import ConfigError, InfraError
@@ -81,12 +82,14 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage | None:
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = JournalFileOpenLock(str(path))
             return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
-        return optuna.storages.RDBStorage(
-            storage,
-            engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-        )
+        with warnings.catch_warnings():  # the heartbeat is "experimental" since optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                storage,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+            )
     except Exception as error:
         detail = " ".join(str(error).split())[:300]
         raise InfraError(f"{masked(storage)}: cannot open the study storage ({detail})") from error
