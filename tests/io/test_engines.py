@@ -35,6 +35,20 @@ def parts(prepared: dict[str, Path], isolated: Path) -> Path:
     return split_parts(inputs, isolated / "inputs.parquet", rows=150, row_group=50)
 
 
+def test_peak_memory_is_the_one_of_the_process_not_of_its_parent() -> None:
+    import multiprocessing
+
+    from bikes.io.engines import base
+
+    ballast = bytearray(300 * 2**20)  # this process's peak is at least 300 MiB
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touched: resident
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child = pool.apply(base.peak_memory)
+
+    assert base.peak_memory() > 300 * 2**20 > child > 0
+    del ballast
+
+
 def test_plan_cuts_parts_into_row_groups_up_to_a_size(parts: Path) -> None:
     plan = partitions.plan(str(parts), max_rows=120)
 

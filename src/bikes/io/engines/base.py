@@ -6,6 +6,7 @@ import abc
 import dataclasses
 import sys
 import typing as T
+from pathlib import Path
 
 import pydantic as pdt
 
@@ -89,8 +90,17 @@ def predict(model: registries.LoadedModel, inputs: pd.DataFrame, origin: str) ->
 
 
 def peak_memory() -> int:
-    """Return the peak resident memory of this process, in bytes."""
-    import resource
+    """Return the peak resident memory of this process, in bytes.
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB elsewhere
+    Linux's `VmHWM` is the peak of this process alone, where `getrusage` reports at least the
+    peak of the process that started it (a worker started by a big job would report the job's).
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="utf-8")
+    except OSError:  # not Linux: the peak since the process started (KiB, bytes on macOS)
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024  # in kB
