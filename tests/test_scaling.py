@@ -38,8 +38,8 @@ def test_table_says_which_targets_hold() -> None:
             "pandas": run | {"rows_per_second": 120.0},
         },
         "tuning": {
-            "1": {"trials": 4, "seconds": 10.0, "load_average": 1.0},
-            "2": {"trials": 4, "seconds": 7.0, "load_average": 1.0},
+            "1": {"trials": 4, "seconds": 10.0, "trial_seconds": 8.0, "load_average": 1.0},
+            "2": {"trials": 4, "seconds": 7.0, "trial_seconds": 9.0, "load_average": 1.0},
         },
     }
 
@@ -48,3 +48,4 @@ def test_table_says_which_targets_hold() -> None:
     assert "| Dask scaling efficiency | 0.95 | >= 0.8 | yes |" in text
     assert "| tuning time, 2 processes / 1 | 0.70 | <= 0.6 | no |" in text
     assert "| Dask = pandas on 5 rows | True | True | yes |" in text
+    assert "| tuning trial-seconds, 2 processes / 1 | 1.12 |  |  |" in text
