@@ -124,3 +124,68 @@ def test_lineage_describes_the_source(tmp_path: Path, hours: pd.DataFrame) -> No
     assert lineage.targets == "cnt"
     assert lineage.source.to_dict()["uri"] == path
     assert lineage.digest == reader.lineage(name="again", data=reader.read()).digest
+
+
+def test_parquet_reader_reads_a_folder_of_parts_in_name_order(
+    tmp_path: Path, hours: pd.DataFrame
+) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for number, start in enumerate(range(0, len(hours), 1000)):  # 3 parts: 1000, 1000, 160
+        hours.iloc[start : start + 1000].to_parquet(folder / f"part-{number}.parquet")
+    (folder / ".part-9.parquet.123.tmp").write_bytes(b"a write under way: hidden, skipped")
+    reader = datasets.ParquetReader(path=str(folder))
+
+    batches = list(reader.read_batches(batch_size=400))
+
+    assert max(len(batch) for batch in batches) == 400
+    pd.testing.assert_frame_equal(pd.concat(batches), hours)
+    pd.testing.assert_frame_equal(reader.read(), hours)
+    limited = datasets.ParquetReader(path=str(folder), limit=1100)
+    assert pd.concat(limited.read_batches(batch_size=400)).index.equals(hours.index[:1100])
+
+
+def test_atomic_folder_replaces_a_file_or_a_folder_once_complete(tmp_path: Path) -> None:
+    target = tmp_path / "predictions.parquet"
+    target.write_text("a file of the local engine")
+
+    with datasets.atomic_folder(target) as folder:
+        (folder / "part-0.parquet").write_text("part")
+        assert target.read_text() == "a file of the local engine"  # nothing visible yet
+    assert [path.name for path in target.iterdir()] == ["part-0.parquet"]
+    with datasets.atomic_path(target) as temporary:
+        temporary.write_text("a file again")
+
+    assert target.read_text() == "a file again"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.parquet"]
+
+
+def test_failed_atomic_folder_keeps_the_previous_one_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "predictions.parquet"
+    target.mkdir()
+    (target / "part-0.parquet").write_text("previous")
+
+    with pytest.raises(DataError), datasets.atomic_folder(target) as folder:
+        (folder / "part-0.parquet").write_text("new")
+        raise DataError("a partition failed")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.parquet"]
+    assert (target / "part-0.parquet").read_text() == "previous"
+
+
+def test_stale_temporary_folders_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    target = tmp_path / "predictions.parquet"
+    for suffix in ("tmp", "old"):  # killed while writing, or while moving the new output in
+        stale = tmp_path / f".predictions.parquet.{dead.pid}.{suffix}"
+        stale.mkdir()
+        (stale / "part-0.parquet").write_text("stale")
+
+    with datasets.atomic_folder(target) as folder:
+        (folder / "part-0.parquet").write_text("new")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.parquet"]

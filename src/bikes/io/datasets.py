@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import os
 import re
+import shutil
 import typing as T
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from bikes.core.errors import DataError, InfraError
 
 if T.TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from mlflow.data.pandas_dataset import PandasDataset
 
 Lineage: T.TypeAlias = "PandasDataset"
@@ -45,7 +47,7 @@ def atomic_path(path: str | Path) -> T.Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target)
         yield temporary
-        temporary.replace(target)
+        move_into_place(temporary, target)
     except OSError as error:
         paths = {temporary, target, *target.parents}
         if error.errno not in STORAGE_ERRNOS or error.filename not in {None, *map(str, paths)}:
@@ -54,24 +56,65 @@ def atomic_path(path: str | Path) -> T.Iterator[Path]:
         raise InfraError(f"{path}: cannot write ({reason})") from error
     finally:
         with contextlib.suppress(OSError):  # the failure that matters is the first one
-            temporary.unlink(missing_ok=True)
+            remove(temporary)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> T.Iterator[Path]:
+    """Yield a new temporary folder beside `path`, moved into place only if the block succeeds.
+
+    The folder of a partitioned output (one file a part), written as `atomic_path` writes a file:
+    nothing is visible at `path` until every part is written, and the previous output (a file or
+    a folder) stays intact on any failure.
+
+    Raises:
+        InfraError: the storage refused the write (full, read-only or denied).
+    """
+    with atomic_path(path) as temporary:
+        temporary.mkdir()
+        yield temporary
+
+
+def move_into_place(temporary: Path, target: Path) -> None:
+    """Move a written file or folder to `target`, replacing what was there (a file or a folder).
+
+    A file replaces a file atomically. A folder, or a file over a folder, cannot replace it in one
+    step: the previous output is moved aside first, then removed once the new one is in place.
+    """
+    if not target.is_dir() and not temporary.is_dir():
+        temporary.replace(target)
+        return
+    previous = target.with_name(f".{target.name}.{os.getpid()}.old")
+    if target.exists():
+        target.rename(previous)
+    temporary.rename(target)
+    with contextlib.suppress(OSError):  # the output is in place: a leftover is removed next time
+        remove(previous)
+
+
+def remove(path: Path) -> None:
+    """Remove a file or a folder, if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def remove_stale_temporaries(target: Path) -> None:
-    """Remove the temporary files of `target` left by runs that ended (e.g. killed).
+    """Remove the temporary files (and folders) of `target` left by runs that ended (e.g. killed).
 
     A file whose process id is alive is kept (a write under way, or an id reused since). Ids are
     those of this machine: in a folder that several machines write, the write under way of another
     one would fail (never half-written), so give each machine its own output paths.
     """
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.tmp")
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.(tmp|old)")
     removed = []
     for entry in target.parent.iterdir():
         match = pattern.fullmatch(entry.name)
         if not match or is_alive(int(match.group(1))):
             continue
         try:
-            entry.unlink()
+            remove(entry)
         except OSError:  # removed by another run meanwhile, or not ours to remove: write anyway
             continue
         removed.append(entry.name)
@@ -195,7 +238,11 @@ class FileReader(Reader):
 
 
 class ParquetReader(FileReader):
-    """Read a data frame from a Parquet file (the index is restored from the file)."""
+    """Read a data frame from a Parquet file, or from a folder of Parquet parts.
+
+    The parts of a folder are read one after the other, in name order (hidden files skipped, as
+    pyarrow skips them), each with its own index restored, as the Dask engine reads them.
+    """
 
     KIND: T.Literal["ParquetReader"] = "ParquetReader"
 
@@ -203,8 +250,8 @@ class ParquetReader(FileReader):
     def read(self) -> pd.DataFrame:
         import pandas as pd
 
-        if self.limit is not None:
-            return pd.concat(self.read_batches(batch_size=self.limit))
+        if self.limit is not None or Path(self.path).is_dir():
+            return pd.concat(self.read_batches(batch_size=self.limit or 1_000_000))
         try:
             data = pd.read_parquet(self.path)
         except Exception as error:
@@ -213,25 +260,46 @@ class ParquetReader(FileReader):
 
     @T.override
     def read_batches(self, batch_size: int) -> T.Iterator[pd.DataFrame]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        batches = (batch for file in self.files() for batch in parquet_batches(file, batch_size))
+        yield from self.limited(nonempty_batches(self.path, batches))
 
+    def files(self) -> list[str]:
+        """Return the file, or the parts of the folder in name order."""
+        import pyarrow.dataset as ds
+
+        if not Path(self.path).is_dir():
+            return [self.path]
         try:
-            file = pq.ParquetFile(self.path)
+            return sorted(ds.dataset(self.path, format="parquet").files)
         except Exception as error:
             raise data_error(self.path, error) from error
-        schema = file.schema_arrow
-        ranges = [
-            index
-            for index in (schema.pandas_metadata or {}).get("index_columns", [])
-            if isinstance(index, dict) and index.get("kind") == "range"
-        ]
-        batches: T.Iterator[pd.DataFrame] = (
-            pa.Table.from_batches([batch], schema=schema).to_pandas()
-            for batch in file.iter_batches(batch_size=batch_size)
-        )
-        batches = with_range_index(batches, ranges[0]) if ranges else batches
-        yield from self.limited(nonempty_batches(self.path, batches))
+
+
+def parquet_batches(path: str, batch_size: int) -> T.Iterator[pd.DataFrame]:
+    """Read a Parquet file in batches, restoring its index (a range index too)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as error:
+        raise data_error(path, error) from error
+    schema = file.schema_arrow
+    batches: T.Iterator[pd.DataFrame] = (
+        pa.Table.from_batches([batch], schema=schema).to_pandas()
+        for batch in file.iter_batches(batch_size=batch_size)
+    )
+    ranged = range_index(schema)
+    yield from with_range_index(batches, ranged) if ranged else batches
+
+
+def range_index(schema: pa.Schema) -> dict[str, T.Any] | None:
+    """Return the metadata of the range index that pandas stored in a Parquet schema (or None)."""
+    indexes = (schema.pandas_metadata or {}).get("index_columns", [])
+    ranges = [
+        index for index in indexes if isinstance(index, dict) and index.get("kind") == "range"
+    ]
+    return ranges[0] if ranges else None
 
 
 def with_range_index(

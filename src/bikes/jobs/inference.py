@@ -1,15 +1,14 @@
-"""Predict with a registered model, batch by batch, so that memory stays flat on large inputs."""
+"""Predict with a registered model, batch by batch, in this process or on a Dask cluster."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 import typing as T
 
 import pydantic as pdt
 from loguru import logger
 
-from bikes.io import catalog, datasets, registries, services
+from bikes.io import catalog, datasets, engines, registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
@@ -24,13 +23,15 @@ LINEAGE_ROWS = 10_000
 
 @dataclasses.dataclass(frozen=True)
 class InferenceResult(base.RunResult):
-    """The predictions written: how many, where, by which version, how fast."""
+    """The predictions written: how many, where, by which version, how fast, on what."""
 
     model_uri: str
     version: int
     rows: int
     seconds: float
     path: str
+    workers: int = 1
+    peak_memory: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -39,13 +40,14 @@ class InferenceResult(base.RunResult):
 
 
 class InferenceJob(base.Job):
-    """Load a model by alias or version, and stream validated predictions of inputs to a file.
+    """Load a model by alias or version, and write validated predictions of inputs atomically.
 
     Each prediction comes with its hour (`timestamp`) and the `model_version` that made it.
 
-    Inputs are read, validated, predicted and written one batch at a time: no batch is kept once
-    written, so memory depends on `batch_size`, not on the size of the inputs. The output is written
-    atomically: a failure (e.g. a batch that violates the inputs schema) leaves no output behind.
+    The engine reads, validates, predicts and writes the inputs batch by batch, so memory depends on
+    `batch_size`, not on the size of the inputs: `LocalEngine` in this process, `DaskEngine` on the
+    workers of a Dask cluster (a Parquet folder of parts out). A failure (e.g. a batch that
+    violates the inputs schema) names the batch and leaves no output behind.
 
     Attributes:
         inputs: reader of the inputs.
@@ -55,8 +57,9 @@ class InferenceJob(base.Job):
         batch_size: rows read, predicted and written at once.
         log_outputs_max_bytes: the predictions file is logged to the run up to this size (else its
             path is a tag of the run).
-        log_every: log the progress every this many batches.
+        log_every: log the progress every this many batches (or partitions, on Dask).
         loader: loader of the model.
+        engine: where and how the inputs are scored (`LocalEngine` or `DaskEngine`).
         run_config: settings of the MLflow run.
     """
 
@@ -76,9 +79,18 @@ class InferenceJob(base.Job):
     loader: registries.LoaderKind = pdt.Field(
         default=registries.SklearnLoader(), discriminator="KIND"
     )
+    engine: engines.EngineKind = pdt.Field(
+        default_factory=engines.LocalEngine, discriminator="KIND"
+    )
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Inference"
     )
+
+    @pdt.model_validator(mode="after")
+    def engine_fits(self) -> T.Self:
+        """Check that the engine reads the inputs and writes the outputs of the job."""
+        self.engine.check(self.inputs, self.outputs)
+        return self
 
     @T.override
     def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
@@ -98,50 +110,63 @@ class InferenceJob(base.Job):
                     "model_name": model.name,
                     "model_version": model.version,
                     "batch_size": self.batch_size,
+                    "engine": self.engine.KIND,
                 }
             )
-            start = time.perf_counter()
-            rows = self.outputs.write_batches(self.predictions(model, run))
-            seconds = time.perf_counter() - start
-            version = model.version or 0
-            result = InferenceResult(run.id, uri, version, rows, seconds, self.outputs.path)
-            run.log_metrics({"rows": rows, "rows_per_second": result.rows_per_second})
+            scored = self.engine.score(self.scoring(model, run))
+            result = InferenceResult(
+                run.id,
+                uri,
+                model.version or 0,
+                scored.rows,
+                scored.seconds,
+                self.outputs.path,
+                scored.workers,
+                scored.peak_memory,
+            )
+            run.log_metrics(
+                {
+                    "rows": result.rows,
+                    "rows_per_second": result.rows_per_second,
+                    "workers": result.workers,
+                    "peak_memory_megabytes": result.peak_memory / 2**20,
+                }
+            )
             self.log_outputs(run)
-        logger.info("Wrote {} predictions to {} in {:.1f}s", rows, result.path, result.seconds)
+        logger.info(
+            "Wrote {} predictions to {} in {:.1f}s", result.rows, result.path, result.seconds
+        )
         self.alerts_service.notify(
             title="Inference Job Finished",
-            message=f"{rows} predictions of {uri} (version {model.version})",
+            message=f"{result.rows} predictions of {uri} (version {model.version})",
         )
         return result
 
     def log_outputs(self, run: tracking.Run) -> None:
-        """Log the predictions file to the run, or only where it is when it is too big."""
+        """Log the predictions file to the run, or only its path (too big, or a folder of parts)."""
         from pathlib import Path
 
-        size = Path(self.outputs.path).stat().st_size
-        if size <= self.log_outputs_max_bytes:
-            run.log_artifact(self.outputs.path, folder="predictions")
-        else:
-            run.set_tags({"predictions_path": str(Path(self.outputs.path).resolve())})
+        path = Path(self.outputs.path)
+        size = path.stat().st_size if path.is_file() else None
+        if size is not None and size <= self.log_outputs_max_bytes:
+            run.log_artifact(str(path), folder="predictions")
+            return
+        run.set_tags({"predictions_path": str(path.resolve())})
+        if size is not None:
             logger.info("Predictions of {} MiB: not logged to the run", size // 2**20)
 
-    def predictions(
-        self, model: registries.LoadedModel, run: tracking.Run
-    ) -> T.Iterator[pd.DataFrame]:
-        """Read, validate and predict the inputs batch by batch, logging the progress."""
-        from bikes.core import schemas
+    def scoring(self, model: registries.LoadedModel, run: tracking.Run) -> engines.Scoring:
+        """Return what the engine scores: its first valid inputs are the lineage of the run."""
 
-        start, rows = time.perf_counter(), 0
-        for number, batch in enumerate(self.inputs.read_batches(self.batch_size), start=1):
-            origin = f"{self.inputs.path} (batch {number})"
-            inputs = schemas.InputsSchema.check(batch, origin=origin)
-            if number == 1:  # the source, schema and digest of a sample: MLflow reads every cell
-                lineage = self.inputs.lineage(name="inputs", data=inputs.head(LINEAGE_ROWS))
-                run.log_input(lineage, context="inference")
-            outputs = schemas.OutputsSchema.check(model.predict(inputs), origin=f"{origin} outputs")
-            outputs = outputs.assign(timestamp=schemas.hours(inputs), model_version=model.version)
-            rows += len(outputs)
-            if number % self.log_every == 0:
-                speed = rows / max(time.perf_counter() - start, 1e-9)
-                logger.info("Predicted {} rows in {} batches ({:.0f} rows/s)", rows, number, speed)
-            yield outputs
+        def lineage(sample: pd.DataFrame) -> None:
+            run.log_input(self.inputs.lineage(name="inputs", data=sample), context="inference")
+
+        return engines.Scoring(
+            inputs=self.inputs,
+            outputs=self.outputs,
+            model=model,
+            batch_size=self.batch_size,
+            log_every=self.log_every,
+            sample_rows=LINEAGE_ROWS,
+            on_sample=lineage,
+        )

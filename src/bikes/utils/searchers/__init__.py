@@ -7,10 +7,12 @@ the highest score. The Optuna searcher keeps the model's own params unless a tri
 beyond the folds' noise.
 
 Modules: `base` (the interface and the result), `trials` (fit, score and record a candidate on
-each fold), `selection` (the trial kept: a paired one-standard-error rule), `grid`, `optuna` and
-`distributions` (Optuna's search space in configs).
+each fold), `selection` (the trial kept: a paired one-standard-error rule), `grid`, `optuna`,
+`distributions` (Optuna's search space in configs) and `studies` (an Optuna study shared by worker
+processes through a journal file or a database, and resumed).
 """
 
+from bikes.utils.searchers import studies
 from bikes.utils.searchers.base import Searcher, SearchResult
 from bikes.utils.searchers.distributions import (
     CategoricalDistribution,
@@ -43,6 +45,7 @@ __all__ = [
     "grid",
     "optuna",
     "selection",
+    "studies",
     "trials",
     "with_params",
 ]

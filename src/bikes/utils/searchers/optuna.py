@@ -2,17 +2,20 @@
 
 The search starts with the model's own params (a trial to beat), and keeps them unless a trial beats
 them beyond the folds' noise (`selection.best_of`). The folds of a trial are fitted in parallel
-processes, in batches; each fold's score is reported to the pruner as the trial goes.
+processes, in batches; each fold's score is reported to the pruner as the trial goes. Trials may
+run in several worker processes that share the study through a storage (`studies`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import typing as T
 
 import pydantic as pdt
 
+from bikes.utils.searchers import studies
 from bikes.utils.searchers.base import Searcher, SearchResult
 from bikes.utils.searchers.distributions import (
     DistributionKind,
@@ -78,6 +81,17 @@ class OptunaSearcher(Searcher):
         pruner_startup_trials: trials completed before any pruning.
         pruner_warmup_steps: folds of a trial before it may be pruned.
         show_progress_bar: show Optuna's progress bar (a log line a trial is always written).
+        storage: where the study lives: None in memory; `journal:<path>` a journal file (worker
+            processes of one machine, or of machines sharing the folder); a database URL, e.g.
+            `postgresql://user@host/optuna` (workers anywhere: use a database of its own, not
+            MLflow's). A study in a storage resumes: run again, it goes on from its finished
+            trials until it has `n_trials`, and other jobs with the same storage and
+            `study_name` join it (on other machines too).
+        study_name: name of the study in the storage (a new name starts a new study; a study
+            searched on other data or params is refused).
+        n_workers: processes that run trials at once on this machine (needs a storage), each
+            with `n_jobs` fold fits: e.g. 2 workers of `n_jobs: 1` on 2 cores. TPE is then no
+            longer reproducible (each worker has its own seed: `seed` + its index).
     """
 
     KIND: T.Literal["OptunaSearcher"] = "OptunaSearcher"
@@ -93,6 +107,9 @@ class OptunaSearcher(Searcher):
     pruner_startup_trials: int = pdt.Field(default=5, ge=0)
     pruner_warmup_steps: int = pdt.Field(default=0, ge=0)
     show_progress_bar: bool = False
+    storage: T.Annotated[str, pdt.AfterValidator(studies.check_storage)] | None = None
+    study_name: str = pdt.Field(default="bikes-tuning", min_length=1)
+    n_workers: int = pdt.Field(default=1, gt=0)
 
     @pdt.model_validator(mode="after")
     def bounded(self) -> T.Self:
@@ -101,6 +118,11 @@ class OptunaSearcher(Searcher):
             raise ValueError("set n_trials or timeout: the search would never end")
         if self.n_jobs == 0:
             raise ValueError("n_jobs must be -1 (all cores) or a positive number of processes")
+        if self.n_workers > 1 and self.storage is None:
+            raise ValueError(
+                "n_workers > 1 needs a storage that the workers share"
+                " (e.g. storage: journal:outputs/tuning/study.log)"
+            )
         return self
 
     @T.override
@@ -117,42 +139,75 @@ class OptunaSearcher(Searcher):
         cv: Splitter,
     ) -> SearchResult:
         import joblib
-        import pandas as pd
         from loguru import logger
 
         splits = folds(cv, inputs)
-        study = self.study(model, metric)
-        workers = joblib.effective_n_jobs(self.n_jobs)
+        study = self.study(model, metric, inputs, targets, splits)
+        done = studies.finished(study)
+        left = None if self.n_trials is None else max(self.n_trials - done, 0)
         logger.info(
-            "Optuna search: {} trials or {}s, {} folds on {} cores",
+            "Optuna search: {} trials ({} finished) or {}s, {} folds, {} worker(s) of {} cores",
             self.n_trials,
+            done,
             self.timeout,
             len(splits),
-            workers,
+            self.n_workers,
+            joblib.effective_n_jobs(self.n_jobs),
         )
-        with joblib.Parallel(n_jobs=self.n_jobs) as parallel:
-            objective = Objective(
-                space=self.space,
-                model=model,
-                metric=metric,
-                inputs=inputs,
-                targets=targets,
-                splits=splits,
-                parallel=parallel,
-                workers=workers,
-            )
-            study.optimize(
-                objective,
-                n_trials=self.n_trials,
-                timeout=self.timeout,
-                show_progress_bar=self.show_progress_bar,
-            )
-        trials = pd.DataFrame(objective.rows).sort_values("trial", ignore_index=True)
+        task = Task(model=model, metric=metric, inputs=inputs, targets=targets, splits=splits)
+        shares = studies.shares(left, self.n_workers)
+        if self.n_workers == 1:  # in this process, with the study at hand (in memory, maybe)
+            self.optimize(study, task, shares[0])
+        else:  # workers reused by joblib may work in another folder: give them absolute paths
+            searcher = self.model_copy(update={"storage": studies.absolute(self.storage)})
+            with joblib.Parallel(n_jobs=self.n_workers, backend="loky") as parallel:
+                parallel(
+                    joblib.delayed(run_trials)(searcher, task, worker, share, os.getpid())
+                    for worker, share in enumerate(shares)
+                )
+        trials = studies.trial_rows(study, len(splits))
         keep = 0 if self.start_with_model and self.keep_model_within is not None else None
         return best_of(trials, metric, keep, self.keep_model_within or 0.0)
 
-    def study(self, model: Model, metric: Metric) -> optuna.Study:
-        """Create the study (TPE sampler, pruner), its first trial the model's params if asked."""
+    def study(
+        self,
+        model: Model,
+        metric: Metric,
+        inputs: pd.DataFrame,
+        targets: pd.DataFrame,
+        splits: list[TrainTest],
+    ) -> optuna.Study:
+        """Create the study or load it from its storage, failing the trials of dead processes.
+
+        A new study's first trial has the model's params, if asked. A stored study must search
+        the same params of the same model, on the same data and folds (its fingerprint).
+        """
+        from loguru import logger
+
+        study = self.load(metric, worker=0)
+        if self.storage is not None:
+            searched = {
+                "model": model.model_dump(),
+                "metric": metric.model_dump(),
+                "space": {name: space.model_dump() for name, space in self.space.items()},
+                "splits": [[train.tolist(), test.tolist()] for train, test in splits],
+                "start_with_model": self.start_with_model,
+            }
+            digest = studies.fingerprint(searched, inputs, targets)
+            studies.check_fingerprint(study, digest, self.storage)
+            if dead := studies.fail_dead_trials(study):
+                logger.warning("Trials {} of processes that died are marked failed", dead)
+            logger.info("Study {!r} in {}", self.study_name, studies.masked(self.storage))
+        if self.start_with_model and not study.trials:
+            study.enqueue_trial(model_params(model, self.space))
+        return study
+
+    def load(self, metric: Metric, worker: int) -> optuna.Study:
+        """Create or load the study, with a pruner and a TPE sampler seeded for the worker.
+
+        The seed is `seed` + the worker's index + the trials the study already has: a resumed
+        study, or another worker, does not sample the same params again.
+        """
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one log line a trial, by Objective
@@ -165,15 +220,88 @@ class OptunaSearcher(Searcher):
             else optuna.pruners.NopPruner()
         )
         study = optuna.create_study(
+            storage=studies.open_storage(self.storage),
+            study_name=self.study_name if self.storage else None,
             direction="maximize" if metric.greater_is_better else "minimize",
-            sampler=optuna.samplers.TPESampler(
-                seed=self.seed, n_startup_trials=self.startup_trials
-            ),
             pruner=pruner,
+            load_if_exists=True,
         )
-        if self.start_with_model:
-            study.enqueue_trial(model_params(model, self.space))
+        offset = worker + len(study.get_trials(deepcopy=False))
+        study.sampler = optuna.samplers.TPESampler(
+            seed=None if self.seed is None else self.seed + offset,
+            n_startup_trials=self.startup_trials,
+            constant_liar=self.storage is not None,  # trials of other workers may be running
+        )
         return study
+
+    def optimize(
+        self, study: optuna.Study, task: Task, n_trials: int | None, parent: int | None = None
+    ) -> None:
+        """Run trials of the study in this process: `n_trials`, or until the timeout.
+
+        Stops early once the study has `n_trials` finished trials (other workers ran some), or
+        once `parent`, the process that started this one, died.
+        """
+        import joblib
+        import optuna
+
+        if n_trials == 0:
+            return
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        callbacks: list[T.Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = []
+        if self.n_trials is not None:
+            callbacks.append(optuna.study.MaxTrialsCallback(self.n_trials, states=states))
+        if parent is not None:
+            callbacks.append(StopWithParent(parent))
+        with joblib.Parallel(n_jobs=self.n_jobs) as parallel:
+            objective = Objective(
+                space=self.space,
+                model=task.model,
+                metric=task.metric,
+                inputs=task.inputs,
+                targets=task.targets,
+                splits=task.splits,
+                parallel=parallel,
+                workers=joblib.effective_n_jobs(self.n_jobs),
+            )
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                timeout=self.timeout,
+                callbacks=callbacks,
+                show_progress_bar=self.show_progress_bar,
+            )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
+class Task:
+    """What the trials of a search score: params of a model, by a metric, over folds of data."""
+
+    model: Model
+    metric: Metric
+    inputs: pd.DataFrame
+    targets: pd.DataFrame
+    splits: list[TrainTest]
+
+
+def run_trials(
+    searcher: OptunaSearcher, task: Task, worker: int, n_trials: int | None, parent: int
+) -> None:
+    """Run trials of the searcher's study in a worker process (its sampler seeded by `worker`)."""
+    study = searcher.load(task.metric, worker)
+    searcher.optimize(study, task, n_trials, parent)
+
+
+@dataclasses.dataclass(frozen=True)
+class StopWithParent:
+    """Stop the trials of a worker, after the current one, once the process that started it died."""
+
+    parent: int
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """Stop the study in this process if its parent process is gone."""
+        if os.getppid() != self.parent:
+            study.stop()
 
 
 def model_params(model: Model, space: dict[str, DistributionKind]) -> Params:
@@ -188,7 +316,7 @@ def model_params(model: Model, space: dict[str, DistributionKind]) -> Params:
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Objective:
-    """What a study optimizes: the mean fold score of a trial's params, each trial kept as a row.
+    """What a study optimizes: the mean fold score of a trial's params (its folds reported).
 
     Attributes:
         space: distribution of each searched param.
@@ -199,7 +327,6 @@ class Objective:
         splits: (train, test) positions of each fold.
         parallel: processes that fit the folds of a trial.
         workers: folds fitted at once (a batch), before the pruner is asked.
-        rows: one row a trial (see `trial_row`), in the order they ended.
         start: `time.perf_counter` at the start of the search.
     """
 
@@ -211,7 +338,6 @@ class Objective:
     splits: list[TrainTest]
     parallel: joblib.Parallel
     workers: int
-    rows: list[Params] = dataclasses.field(default_factory=list)
     start: float = dataclasses.field(default_factory=time.perf_counter)
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -219,11 +345,11 @@ class Objective:
         import optuna
         from loguru import logger
 
+        trial.set_user_attr(studies.WORKER_ATTR, studies.worker())  # found if the process dies
         params = {name: space.suggest(trial, name) for name, space in self.space.items()}
         scores = self.scores(trial, with_params(self.model, params))
         state = COMPLETE if len(scores) == len(self.splits) else PRUNED
         row = trial_row(trial.number, state, params, scores, len(self.splits))
-        self.rows.append(row)
         logger.info(
             "Trial {} {} after {:.1f}s: {} = {:.4f} (folds {}) {}",
             trial.number,
