@@ -48,14 +48,24 @@ def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BIKES_DATA_SOURCE", raising=False)
 
 
+# markers of the tests that start an external component: integration tests, out of the default run
+COMPONENTS = ("postgres", "container", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects the tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deal the real-data and slow tests first to each xdist worker: work stealing fits the rest.
+    """Mark the tests of external components as integration tests; deal the long ones first.
+
+    Each xdist worker gets the real-data and slow tests first: work stealing fits the rest.
 
     Work stealing first splits the tests into one contiguous share a worker, then moves tests from
     the end of a busy worker's queue to an idle one. A long test at the end of a queue keeps one
     worker busy while the others have nothing left to do: so each share starts with its turn of
     the long tests, and ends with short ones.
     """
+    for item in items:
+        if any(item.get_closest_marker(name) for name in COMPONENTS):
+            item.add_marker(pytest.mark.integration)
     workers: int = getattr(config, "workerinput", {}).get("workercount", 1)
     marked = [item.get_closest_marker("real") or item.get_closest_marker("slow") for item in items]
     long = [item for item, mark in zip(items, marked, strict=True) if mark]

@@ -155,6 +155,7 @@ def run_audit(*flags: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_the_audit_fails_when_its_database_does_not_answer() -> None:
     process = run_audit()
     assert process.returncode != 0, process.stdout
@@ -162,6 +163,7 @@ def test_the_audit_fails_when_its_database_does_not_answer() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_the_audit_is_skipped_on_demand_when_its_database_does_not_answer() -> None:
     process = run_audit("--if-reachable")
     assert process.returncode == 0, process.stderr

@@ -427,6 +427,7 @@ def test_saved_model_predicts_csv_like_the_mlflow_cli(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_saved_model_is_served_by_stock_mlflow_without_bikes(
     registered_model: Registered, prepared: dict[str, Path], tmp_path: Path
 ) -> None:

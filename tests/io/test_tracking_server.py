@@ -63,6 +63,7 @@ def tracking_server(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_training_and_promotion_over_http(
     tracking_server: str,
     prepared: dict[str, Path],

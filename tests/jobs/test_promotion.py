@@ -146,6 +146,7 @@ def scores_of(versions: list[str]) -> dict[str, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_two_promotions_at_once_keep_the_better_model(
     registered_model: Registered, write_config: WriteConfig
 ) -> None:

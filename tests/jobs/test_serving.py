@@ -116,6 +116,7 @@ def test_workers_read_the_settings_from_the_environment(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_bikes_serves_forecasts_until_terminated(registered_model: Registered) -> None:
     process, url = serve()
     try:
@@ -136,6 +137,7 @@ def test_bikes_serves_forecasts_until_terminated(registered_model: Registered) -
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_workers_share_their_metrics(registered_model: Registered) -> None:
     process, url = serve("job.workers=2")
     try:

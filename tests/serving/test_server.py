@@ -406,6 +406,7 @@ def second_version() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_alias_moves_under_load_fail_no_request_nor_mix_versions(
     registered_model: Registered, prepared: dict[str, Path], serve: Serve
 ) -> None:

@@ -115,6 +115,7 @@ def test_trials_of_dead_processes_are_marked_failed(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_two_worker_processes_share_the_study(
     data: tuple[pd.DataFrame, pd.DataFrame], isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,6 +135,7 @@ def test_two_worker_processes_share_the_study(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_a_killed_search_resumes_from_the_finished_trials(
     prepared: dict[str, Path], tracking_uri: str
 ) -> None:
