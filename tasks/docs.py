@@ -7,7 +7,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-PDOC = "uv run pdoc --docformat google --footer-text bikes bikes"
+PDOC = "uv run python tasks/apidocs.py --docformat google --footer-text bikes bikes"
 
 
 @task
