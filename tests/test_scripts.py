@@ -216,7 +216,7 @@ def test_unreachable_tracking_server_fails_fast_naming_it() -> None:
     assert code == 5, err
     assert err.startswith(f"bikes: error: {uri}: the server does not answer (Connection refused)")
     assert len(err.splitlines()) == 1, err
-    assert seconds < 30
+    assert seconds < 120  # MLflow's default retries took 249 s (a bound, not a benchmark)
 
 
 @pytest.mark.slow
