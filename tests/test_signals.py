@@ -70,7 +70,8 @@ def test_a_signal_during_training_kills_the_run(
     prepared: dict[str, Path], tracking_uri: str, signum: int, code: int, line: str
 ) -> None:
     store = Path(tracking_uri.removeprefix("sqlite:///"))
-    job = start(str(scripts.SCHEMA.parents[2] / "confs" / "training.yaml"))
+    training = str(scripts.SCHEMA.parents[2] / "confs" / "training.yaml")
+    job = start(training, "-e", "job.model.max_iter=100000")  # a fit that outlasts any load
     fitting = "SELECT key FROM params WHERE key = 'model'"  # logged just before the fit
     wait_for(lambda: run_statuses(store) == ["RUNNING"] and bool(query(store, fitting)), job, "fit")
     returncode, err = stop(job, signum)
