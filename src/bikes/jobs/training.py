@@ -67,6 +67,19 @@ def read_params(path: str) -> dict[str, T.Any] | None:
     return params
 
 
+def tuned(model: models.Model, params_file: str | None) -> models.Model:
+    """Return a copy of a model with the hyperparameters of `params_file`, if it exists."""
+    copy = model.model_copy(deep=True)
+    if params_file is None:
+        return copy
+    params = read_params(params_file)
+    if params is None:
+        logger.warning("No hyperparameters file at {}: using the model's own", params_file)
+        return copy
+    settings = {**copy.model_dump(), **params}
+    return configs.validate(type(copy), settings, origin=params_file)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingResult(base.RunResult):
     """The registered version of the trained model, and its scores on the held-out split."""
@@ -125,17 +138,7 @@ class TrainingJob(base.Job):
 
     def tuned_model(self) -> models.Model:
         """Return a copy of the model with the hyperparameters of `params_file`, if it exists."""
-        model = self.model.model_copy(deep=True)
-        if self.params_file is None:
-            return model
-        params = read_params(self.params_file)
-        if params is None:
-            logger.warning(
-                "No hyperparameters file at {}: training with the model's own", self.params_file
-            )
-            return model
-        settings = {**model.model_dump(), **params}
-        return configs.validate(type(model), settings, origin=self.params_file)
+        return tuned(self.model, self.params_file)
 
     @T.override
     def reads(self) -> list[str]:
