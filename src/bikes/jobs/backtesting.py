@@ -169,17 +169,12 @@ class BacktestingJob(base.Job):
 
     def read(self, run: tracking.Run) -> datasets.Labelled:
         """Read the labelled data, each part in turn, and log it as the run's input."""
-        import pandas as pd
-
-        parts = [
-            datasets.read_labelled(i, t) for i, t in zip(self.inputs, self.targets, strict=True)
-        ]
-        data = datasets.Labelled(
-            pd.concat([part.inputs for part in parts]), pd.concat([part.targets for part in parts])
-        )
-        if not data.inputs.index.is_unique:
-            paths = ", ".join(reader.path for reader in self.inputs)
-            raise DataError(f"{paths}: the same instant is in more than one file")
+        pairs = zip(self.inputs, self.targets, strict=True)
+        parts = [datasets.read_labelled(inputs, targets) for inputs, targets in pairs]
+        try:
+            data = datasets.concat(parts)
+        except DataError as error:
+            raise DataError(f"{', '.join(r.path for r in self.inputs)}: {error}") from error
         run.log_input(self.inputs[0].lineage(name="labelled", data=data.inputs), "backtesting")
         logger.info("Read {} labelled rows", len(data.inputs))
         return data
