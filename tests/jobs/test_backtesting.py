@@ -106,3 +106,20 @@ def test_default_config_file_runs_through_the_cli(
 
     runs = mlflow.search_runs(filter_string="attributes.run_name = 'Backtesting'")
     assert runs["metrics.mean_model_mae"].notna().all()
+
+
+def test_leaking_columns_never_reach_the_models(
+    prepared: dict[str, Path], tracking_uri: str, hours: pd.DataFrame
+) -> None:
+    def backtest() -> pd.DataFrame:
+        model = GradientBoostingModel(max_iter=10)
+        with threadpool_limits(limits=1), small(model, None) as runner:
+            return runner.run().folds
+
+    clean = backtest()
+    for split in ("inputs_train", "inputs_test"):  # the raw columns that add up to the target
+        inputs = pd.read_parquet(prepared[split])
+        raw = hours.loc[inputs.index, ["casual", "registered", "cnt"]]
+        inputs.join(raw).to_parquet(prepared[split])
+
+    assert backtest().equals(clean)

@@ -248,7 +248,8 @@ def figure(folds: pd.DataFrame, forecasts: pd.DataFrame, canvas: Figure) -> Figu
     width = 0.8 / len(names)
     positions = np.arange(len(folds))
     for k, name in enumerate(names):
-        bottom.bar(positions + k * width, folds[f"{name}_mae"], width, label=name)
+        color = f"C{k + 1}"  # the color of its line above (`actual` is C0)
+        bottom.bar(positions + k * width, folds[f"{name}_mae"], width, label=name, color=color)
     bottom.set_xticks(positions + width * (len(names) - 1) / 2, folds["month"])
     bottom.set(title="MAE of each fold (month tested)", ylabel="MAE (rentals an hour)")
     bottom.legend()
