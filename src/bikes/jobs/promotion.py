@@ -10,7 +10,7 @@ from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core.errors import CheckError, DataError
-from bikes.io import services
+from bikes.io import registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
@@ -54,6 +54,8 @@ class PromotionJob(base.Job):
         version: version to promote (else chosen by `strategy`).
         strategy: `latest` version, or the `best` by the validation `metric` of its training run.
         metric: metric of the `best` strategy and of the gate (read as `validation_<metric>`).
+        loader: loader of the candidate, which must load (pass the checks of a safe model) before
+            it takes the alias.
         force: promote even a candidate that scores worse than the current holder.
         lock_timeout: seconds to wait for another promotion of the same model to finish.
         attempts: times to score against a holder that changed during the scoring.
@@ -67,6 +69,9 @@ class PromotionJob(base.Job):
     strategy: T.Literal["latest", "best"] = "latest"
     metric: metrics_.MetricKind = pdt.Field(
         default=metrics_.SklearnMetric(name="root_mean_squared_error"), discriminator="KIND"
+    )
+    loader: registries.LoaderKind = pdt.Field(
+        default=registries.SklearnLoader(), discriminator="KIND"
     )
     force: bool = False
     lock_timeout: float = pdt.Field(default=300.0, gt=0)
@@ -134,7 +139,9 @@ class PromotionJob(base.Job):
                 return PromotionResult(
                     run.id, self.alias, candidate.number, number(holder), False, scores
                 )
-            scores.setdefault("candidate", self.score(run, registry, "candidate", candidate))
+            if "candidate" not in scores:
+                self.loader.load(candidate.uri, registry)  # refuses an unsafe model (a DataError)
+                scores["candidate"] = self.score(run, registry, "candidate", candidate)
             if holder is not None:
                 scores["champion"] = self.score(run, registry, "champion", holder)
             if holder is not None and not self.force and scores["candidate"] == scores["champion"]:
