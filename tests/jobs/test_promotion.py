@@ -15,6 +15,7 @@ from bikes.core.metrics import SklearnMetric
 from bikes.core.models import GradientBoostingModel
 
 WriteConfig = T.Callable[[str, str], Path]
+VALIDATION_RMSE = "validation_root_mean_squared_error"
 Registered = dict[str, str]
 
 
@@ -43,8 +44,8 @@ def test_first_promotion_always_passes(prepared: dict[str, Path], tracking_uri: 
     assert champion() == version
     run = mlflow.MlflowClient().get_run(out.run_id)
     assert run.data.params["candidate_version"] == version
-    assert "candidate_root_mean_squared_error" in run.data.metrics
-    assert "champion_root_mean_squared_error" not in run.data.metrics
+    assert "candidate_validation_root_mean_squared_error" in run.data.metrics
+    assert "champion_validation_root_mean_squared_error" not in run.data.metrics
 
 
 def test_promotion_of_the_champion_changes_nothing(registered_model: Registered) -> None:
@@ -73,10 +74,10 @@ def test_gate_refuses_a_worse_candidate_unless_forced(
     assert champion() == registered_model["version"]
     runs = mlflow.search_runs(filter_string="attributes.run_name = 'Promotion'")
     assert set(runs["status"]) == {"FAILED"}
-    assert runs["metrics.champion_root_mean_squared_error"].notna().all()
+    assert runs["metrics.champion_validation_root_mean_squared_error"].notna().all()
     assert (
-        runs["metrics.candidate_root_mean_squared_error"]
-        > runs["metrics.champion_root_mean_squared_error"]
+        runs["metrics.candidate_validation_root_mean_squared_error"]
+        > runs["metrics.champion_validation_root_mean_squared_error"]
     ).all()
 
     out = promote(force=True)
@@ -120,27 +121,14 @@ def test_nothing_to_promote_is_a_data_error(
 
 
 def test_best_needs_a_logged_metric(registered_model: Registered) -> None:
-    with pytest.raises(DataError, match="no version has a training metric max_error"):
+    with pytest.raises(DataError, match="no version has a training metric validation_max_error"):
         promote(strategy="best", metric=SklearnMetric(name="max_error"))
 
 
 def scores_of(versions: list[str]) -> dict[str, float]:
-    """Return the test RMSE of each version, as the gate computes it."""
-    from bikes.core.schemas import TARGET
-    from bikes.io import datasets, registries
-
-    test = datasets.read_labelled(
-        datasets.ParquetReader(path="data/inputs_test.parquet"),
-        datasets.ParquetReader(path="data/targets_test.parquet"),
-    )
-    metric = SklearnMetric(name="root_mean_squared_error")
+    """Return the validation RMSE of each version, as the gate reads it."""
     return {
-        version: metric.score(
-            test.targets[TARGET],
-            registries.SklearnLoader()
-            .load(f"models:/bikes/{version}")
-            .predict(test.inputs)["prediction"],
-        )
+        version: T.cast(float, registry().run_metric(registry().version(version), VALIDATION_RMSE))
         for version in versions
     }
 
@@ -225,3 +213,34 @@ def test_a_tie_keeps_the_champion(registered_model: Registered) -> None:
     assert out.promoted is False
     assert out.scores["candidate"] == out.scores["champion"]
     assert champion() == registered_model["version"] != same
+
+
+def test_the_gate_never_reads_the_test_split(
+    registered_model: Registered, prepared: dict[str, Path]
+) -> None:
+    better = train(max_iter=60)
+    for name in ("inputs_test", "targets_test"):  # the evaluations job's data, not the gate's
+        prepared[name].unlink()
+
+    out = promote()
+
+    assert out.promoted is True
+    assert champion() == better
+    expected = scores_of([better, registered_model["version"]])
+    assert out.scores == {
+        "candidate": expected[better],
+        "champion": expected[registered_model["version"]],
+    }
+
+
+def test_a_version_without_validation_scores_needs_force(registered_model: Registered) -> None:
+    job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=60), validation=None)
+    with threadpool_limits(limits=1), job as runner:
+        unvalidated = runner.run().version
+
+    with pytest.raises(DataError, match=f"bikes/{unvalidated}: its training run logged no valid"):
+        promote()
+    out = promote(version=unvalidated, force=True)
+
+    assert out.promoted is True
+    assert champion() == str(unvalidated)

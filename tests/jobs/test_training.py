@@ -69,7 +69,55 @@ def test_training_job_logs_and_registers_a_model(
     assert version.tags["data_digest"] == digest == run.data.tags["data_digest"]
     assert re.fullmatch(r"[0-9a-f]{40}|unknown", version.tags["git_commit"])
     assert version.aliases == []  # promotion moves aliases
+    assert version.tags["refit_on_all"] == "false"
     assert "Registered bikes version 1" in capsys.readouterr().err
+
+
+def test_training_scores_a_validation_window_before_the_test_split(
+    prepared: dict[str, Path], tracking_uri: str
+) -> None:
+    with (
+        threadpool_limits(limits=1),
+        jobs.TrainingJob(model=GradientBoostingModel(max_iter=20)) as runner,
+    ):
+        out = runner.run()
+
+    run = mlflow.MlflowClient().get_run(out.run_id)
+    names = {"root_mean_squared_error", "mean_absolute_error", "r2_score"}
+    assert set(out.validation_scores) == {f"validation_{name}" for name in names}
+    assert {k: run.data.metrics[k] for k in out.validation_scores} == out.validation_scores
+    assert (
+        out.validation_scores["validation_root_mean_squared_error"]
+        != out.scores["root_mean_squared_error"]
+    )
+    # the last 173 of the 1,728 train hours (72 days from 2011-01-01), then the test hours
+    assert run.data.tags["validation_window"] == "2011-03-06 19:00 to 2011-03-13 23:00"
+    assert run.data.tags["test_window"] == "2011-03-14 00:00 to 2011-03-31 23:00"
+
+
+def test_refit_on_all_fits_the_registered_model_on_the_test_split_too(
+    prepared: dict[str, Path], tracking_uri: str
+) -> None:
+    from bikes.core.schemas import TARGET
+    from bikes.io import datasets, registries
+
+    test = datasets.read_labelled(
+        datasets.ParquetReader(path=str(prepared["inputs_test"])),
+        datasets.ParquetReader(path=str(prepared["targets_test"])),
+    )
+    errors = {}
+    for refit in (False, True):
+        job = jobs.TrainingJob(model=GradientBoostingModel(max_iter=20), refit_on_all=refit)
+        with threadpool_limits(limits=1), job as runner:
+            out = runner.run()
+        version = mlflow.MlflowClient().get_model_version("bikes", str(out.version))
+        assert version.tags["refit_on_all"] == str(refit).lower()
+        model = registries.SklearnLoader().load(f"models:/bikes/{out.version}")
+        predicted = model.predict(test.inputs)["prediction"]
+        errors[refit] = float((predicted - test.targets[TARGET]).abs().mean())
+        assert out.scores["mean_absolute_error"] == pytest.approx(errors[False])  # before refit
+
+    assert errors[True] < errors[False]  # it has seen the test hours
 
 
 def test_minimal_config_runs_through_the_cli(

@@ -455,3 +455,13 @@ def read_labelled(inputs: ReaderKind, targets: ReaderKind) -> Labelled:
             f" ({len(data.targets)} rows) do not have the same index"
         )
     return data
+
+
+def concat(parts: T.Sequence[Labelled]) -> Labelled:
+    """Put labelled parts one after the other (e.g. the train then the test split)."""
+    import pandas as pd
+
+    inputs = pd.concat([part.inputs for part in parts])
+    if not inputs.index.is_unique:
+        raise DataError("labelled parts share rows: the same index is in more than one part")
+    return Labelled(inputs, pd.concat([part.targets for part in parts]))

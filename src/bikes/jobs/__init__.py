@@ -4,6 +4,7 @@ import typing as T
 
 import pydantic as pdt
 
+from bikes.jobs.backtesting import BacktestingJob, BacktestingResult
 from bikes.jobs.base import Job, Result
 from bikes.jobs.evaluations import EvaluationsJob, EvaluationsResult
 from bikes.jobs.explanations import ExplanationsJob, ExplanationsResult
@@ -28,11 +29,14 @@ JobKind = T.Annotated[
     | EvaluationsJob
     | ExplanationsJob
     | ServingJob
-    | MonitoringJob,
+    | MonitoringJob
+    | BacktestingJob,
     pdt.Field(discriminator="KIND"),
 ]
 
 __all__ = [
+    "BacktestingJob",
+    "BacktestingResult",
     "EvaluationsJob",
     "EvaluationsResult",
     "ExplanationsJob",

@@ -1,4 +1,4 @@
-"""Promote a registered model version to an alias (`champion`), gated on the evaluation data."""
+"""Promote a registered model version to an alias (`champion`), gated on validation scores."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core.errors import CheckError, DataError
-from bikes.io import catalog, datasets, registries, services
+from bikes.io import registries, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
@@ -36,10 +36,12 @@ def number(version: tracking.Version | None) -> int | None:
 class PromotionJob(base.Job):
     """Move an alias to a version (given, latest or best), unless it scores worse than the holder.
 
-    The candidate and the current holder of the alias are scored on the evaluation data with
-    `metric`: a candidate that scores worse is refused (a `CheckError`, exit code 4) unless `force`.
-    The first promotion (no holder yet) always passes; promoting the holder again, or a candidate
-    that ties with it (e.g. a retraining on the same data), changes nothing.
+    The candidate and the current holder of the alias are compared by the validation score that
+    their training runs logged (`validation_<metric>`: a validation window at the end of the train
+    split, scored by the model fitted before it), never by the test split, which the evaluations
+    job reports on: a candidate that scores worse is refused (a `CheckError`, exit code 4) unless
+    `force`. The first promotion (no holder yet) always passes; promoting the holder again, or a
+    candidate that ties with it (e.g. a retraining on the same data), changes nothing.
 
     The move is a compare-and-set under the registered model's lock: two promotions never
     interleave, and the holder is read again right before the alias moves (if another tool moved
@@ -50,11 +52,10 @@ class PromotionJob(base.Job):
     Attributes:
         alias: alias to move.
         version: version to promote (else chosen by `strategy`).
-        strategy: `latest` version, or the `best` by `metric` as logged by its training run.
-        metric: metric of the `best` strategy and of the gate.
-        inputs: reader of the evaluation inputs (the held-out split by default).
-        targets: reader of the evaluation targets.
-        loader: loader of the candidate and the current holder of the alias.
+        strategy: `latest` version, or the `best` by the validation `metric` of its training run.
+        metric: metric of the `best` strategy and of the gate (read as `validation_<metric>`).
+        loader: loader of the candidate, which must load (pass the checks of a safe model) before
+            it takes the alias.
         force: promote even a candidate that scores worse than the current holder.
         lock_timeout: seconds to wait for another promotion of the same model to finish.
         attempts: times to score against a holder that changed during the scoring.
@@ -68,12 +69,6 @@ class PromotionJob(base.Job):
     strategy: T.Literal["latest", "best"] = "latest"
     metric: metrics_.MetricKind = pdt.Field(
         default=metrics_.SklearnMetric(name="root_mean_squared_error"), discriminator="KIND"
-    )
-    inputs: datasets.ReaderKind = pdt.Field(
-        default=catalog.reader("inputs_test"), discriminator="KIND"
-    )
-    targets: datasets.ReaderKind = pdt.Field(
-        default=catalog.reader("targets_test"), discriminator="KIND"
     )
     loader: registries.LoaderKind = pdt.Field(
         default=registries.SklearnLoader(), discriminator="KIND"
@@ -121,14 +116,14 @@ class PromotionJob(base.Job):
             raise DataError(f"models:/{registry.name}: no registered version to promote")
         if self.strategy == "latest":
             return versions[-1]
-        scored = [(registry.run_metric(version, self.metric.name), version) for version in versions]
+        scored = [(registry.run_metric(version, self.validation), version) for version in versions]
         best: tuple[float, tracking.Version] | None = None
         for score, version in reversed(scored):  # newest first: the latest version wins a tie
             if score is not None and (best is None or self.metric.better(score, best[0])):
                 best = (score, version)
         if best is None:
             raise DataError(
-                f"models:/{registry.name}: no version has a training metric {self.metric.name}"
+                f"models:/{registry.name}: no version has a training metric {self.validation}"
             )
         return best[1]
 
@@ -138,17 +133,17 @@ class PromotionJob(base.Job):
         """Score the candidate against the holder, and move the alias if it is not worse."""
         holder = registry.holder(self.alias)
         scores: dict[str, float] = {}
-        test: datasets.Labelled | None = None
         for _ in range(self.attempts):
             if number(holder) == candidate.number:
                 logger.info("{} version {} holds {}", registry.name, candidate.number, self.alias)
                 return PromotionResult(
                     run.id, self.alias, candidate.number, number(holder), False, scores
                 )
-            test = test or self.evaluation_data(run)
-            scores.setdefault("candidate", self.score(run, registry, "candidate", candidate, test))
+            if "candidate" not in scores:
+                self.loader.load(candidate.uri, registry)  # refuses an unsafe model (a DataError)
+                scores["candidate"] = self.score(run, registry, "candidate", candidate)
             if holder is not None:
-                scores["champion"] = self.score(run, registry, "champion", holder, test)
+                scores["champion"] = self.score(run, registry, "champion", holder)
             if holder is not None and not self.force and scores["candidate"] == scores["champion"]:
                 logger.info(
                     "Version {} ties with version {}: kept", candidate.number, holder.number
@@ -187,12 +182,6 @@ class PromotionJob(base.Job):
             "Promoted {} version {} to {} ({})", registry.name, candidate.number, self.alias, reason
         )
 
-    def evaluation_data(self, run: tracking.Run) -> datasets.Labelled:
-        """Read and validate the evaluation data, and log it as the run's input."""
-        test = datasets.read_labelled(self.inputs, self.targets)
-        run.log_input(self.inputs.lineage(name="inputs", data=test.inputs), context="evaluation")
-        return test
-
     def verdict(
         self,
         registry: tracking.Registry,
@@ -201,7 +190,7 @@ class PromotionJob(base.Job):
         scores: dict[str, float],
     ) -> str:
         """Return why the candidate may take the alias, or raise a `CheckError` if it may not."""
-        name = self.metric.name
+        name = self.validation
         if holder is None:
             return f"first '{self.alias}': {name} = {scores['candidate']:.4g}"
         if not self.metric.better(scores["champion"], scores["candidate"]):
@@ -218,21 +207,26 @@ class PromotionJob(base.Job):
         logger.warning("Forced: {}", message.replace("refused to promote", "promoting"))
         return "forced: " + message.removeprefix("refused to promote ")
 
-    def score(
-        self,
-        run: tracking.Run,
-        registry: tracking.Registry,
-        role: str,
-        version: tracking.Version,
-        test: datasets.Labelled,
-    ) -> float:
-        """Score a version on the evaluation data, and log the score as `<role>_<metric>`."""
-        from bikes.core.schemas import TARGET
+    @property
+    def validation(self) -> str:
+        """Return the name of the metric that training runs log on their validation window."""
+        return f"validation_{self.metric.name}"
 
-        outputs = self.loader.load(version.uri, registry).predict(test.inputs)
-        score = self.metric.score(test.targets[TARGET], outputs["prediction"])
-        run.log_metrics({f"{role}_{self.metric.name}": score})
+    def score(
+        self, run: tracking.Run, registry: tracking.Registry, role: str, version: tracking.Version
+    ) -> float:
+        """Return the validation score of a version's training run, logged as `<role>_<metric>`."""
+        score = registry.run_metric(version, self.validation)
+        if score is None and self.force:
+            logger.warning("{} has no {}: forced", version.uri, self.validation)
+            return float("nan")
+        if score is None:
+            raise DataError(
+                f"{version.uri}: its training run logged no {self.validation} (trained without a"
+                " validation window?): promote it with `version` and `force: true`"
+            )
+        run.log_metrics({f"{role}_{self.validation}": score})
         logger.info(
-            "{} version {}: {} = {:.4g}", role.title(), version.number, self.metric.name, score
+            "{} version {}: {} = {:.4g}", role.title(), version.number, self.validation, score
         )
         return score

@@ -1,4 +1,9 @@
-"""Train a model on the train split, score it on the held-out split, log and register it."""
+"""Train a model on the train split, score it on a validation window and the test split.
+
+The validation window (the last hours of the train split) scores a copy of the model fitted before
+it: those scores (`validation_<metric>`) select and gate versions (see PromotionJob). The test
+scores (`<metric>`) only report: nothing is selected on them.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from bikes.core import models
 from bikes.core.errors import ConfigError
 from bikes.io import catalog, configs, datasets, registries, services
 from bikes.jobs import base
-from bikes.utils import signers
+from bikes.utils import signers, splitters
 
 if T.TYPE_CHECKING:
     import pandas as pd
@@ -67,18 +72,45 @@ def read_params(path: str) -> dict[str, T.Any] | None:
     return params
 
 
+def window(inputs: pd.DataFrame) -> str:
+    """Return the first and last hours of inputs, as `<first> to <last>` (a run's tag)."""
+    from bikes.core.schemas import hours
+
+    stamps = hours(inputs)
+    return f"{stamps.min():%Y-%m-%d %H:00} to {stamps.max():%Y-%m-%d %H:00}"
+
+
+def tuned(model: models.Model, params_file: str | None) -> models.Model:
+    """Return a copy of a model with the hyperparameters of `params_file`, if it exists."""
+    copy = model.model_copy(deep=True)
+    if params_file is None:
+        return copy
+    params = read_params(params_file)
+    if params is None:
+        logger.warning("No hyperparameters file at {}: using the model's own", params_file)
+        return copy
+    settings = {**copy.model_dump(), **params}
+    return configs.validate(type(copy), settings, origin=params_file)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingResult(base.RunResult):
-    """The registered version of the trained model, and its scores on the held-out split."""
+    """The registered version of the trained model, its test and validation scores."""
 
     version: int
     scores: dict[str, float]
     train_rows: int
     test_rows: int
+    validation_scores: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class TrainingJob(base.Job):
-    """Fit a model on the train split, score it on the test split, log it and register it.
+    """Fit a model on the train split, score it on the validation and test data, register it.
+
+    The validation window, the last rows of the train split, scores a copy of the model fitted on
+    the rows before it (`validation_<metric>`: what selection and the promotion gate compare);
+    the model is then fitted on the whole train split and scored on the test split (`<metric>`:
+    the report). The run's tags `validation_window` and `test_window` name their hours.
 
     Attributes:
         inputs: reader of the train inputs.
@@ -88,7 +120,12 @@ class TrainingJob(base.Job):
         model: model to fit (its defaults, updated by `params_file`).
         params_file: JSON object of hyperparameters of the model (e.g. the best ones of the tuning
             job); when the file does not exist, the model keeps its own (with a warning).
-        metrics: metrics scored on the held-out split (logged with their natural sign).
+        metrics: metrics scored on the validation window (as `validation_<metric>`) and the
+            held-out split (as `<metric>`), logged with their natural sign.
+        validation: the validation window: the last rows of the train split (none when None).
+        refit_on_all: once scored, refit the model on all the labelled data (train and test
+            splits) before registering it: a production model, whose later test scores are
+            in-sample (the version's tag `refit_on_all` says so).
         signer: signer of the logged model.
         saver: saver of the model to the run.
         registry: register of the model version (`register` would shadow `ABCMeta.register`).
@@ -115,6 +152,8 @@ class TrainingJob(base.Job):
     )
     params_file: str | None = None
     metrics: metrics_.MetricsKind = pdt.Field(default_factory=default_metrics, min_length=1)
+    validation: splitters.TrainTestSplitter | None = splitters.TrainTestSplitter(test_size=0.1)
+    refit_on_all: bool = False
     signer: signers.SignerKind = pdt.Field(default=signers.InferSigner(), discriminator="KIND")
     saver: registries.SaverKind = pdt.Field(default=registries.SklearnSaver(), discriminator="KIND")
     registry: registries.RegisterKind = pdt.Field(
@@ -125,17 +164,7 @@ class TrainingJob(base.Job):
 
     def tuned_model(self) -> models.Model:
         """Return a copy of the model with the hyperparameters of `params_file`, if it exists."""
-        model = self.model.model_copy(deep=True)
-        if self.params_file is None:
-            return model
-        params = read_params(self.params_file)
-        if params is None:
-            logger.warning(
-                "No hyperparameters file at {}: training with the model's own", self.params_file
-            )
-            return model
-        settings = {**model.model_dump(), **params}
-        return configs.validate(type(model), settings, origin=self.params_file)
+        return tuned(self.model, self.params_file)
 
     @T.override
     def reads(self) -> list[str]:
@@ -151,20 +180,51 @@ class TrainingJob(base.Job):
             train, test, digest = self.read(run)
             logger.info("Fitting {} on {} rows", model.KIND, len(train.inputs))
             run.log_params({"model": model.KIND, **model.get_params()})
+            validation = self.score_validation(run, model, train)
             model.fit(inputs=train.inputs, targets=train.targets)
             outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin="predictions")
-            actual = test.targets[schemas.TARGET]
-            scores = {
-                metric.name: metric.score(actual, outputs["prediction"]) for metric in self.metrics
-            }
+            scores = self.score(test.targets[schemas.TARGET], outputs["prediction"])
             run.log_metrics(scores)
+            run.set_tags({"test_window": window(test.inputs)})
             logger.info("Test scores: {}", base.rounded(scores))
+            if self.refit_on_all:
+                logger.info("Refitting {} on the train and test rows", model.KIND)
+                everything = datasets.concat([train, test])
+                model.fit(inputs=everything.inputs, targets=everything.targets)
             version = self.register(run, model, test.inputs, outputs, digest)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
         )
-        return TrainingResult(run.id, version.number, scores, len(train.inputs), len(test.inputs))
+        rows = len(train.inputs), len(test.inputs)
+        return TrainingResult(run.id, version.number, scores, *rows, validation)
+
+    def score(self, actual: pd.Series[T.Any], predicted: pd.Series[T.Any]) -> dict[str, float]:
+        """Score predictions with each metric."""
+        return {metric.name: metric.score(actual, predicted) for metric in self.metrics}
+
+    def score_validation(
+        self, run: tracking.Run, model: models.Model, train: datasets.Labelled
+    ) -> dict[str, float]:
+        """Score a copy of the model, fitted before the validation window, on the window."""
+        if self.validation is None:
+            return {}
+        from bikes.core.schemas import TARGET
+
+        try:
+            before, window_ = next(self.validation.split(train.inputs))
+        except ValueError as error:
+            raise ConfigError(f"{self.inputs.path}: validation window: {error}") from error
+        inputs, targets = train.inputs.iloc[window_], train.targets[TARGET].iloc[window_]
+        fitted = model.model_copy(deep=True).fit(
+            train.inputs.iloc[before], train.targets.iloc[before]
+        )
+        scores = self.score(targets, fitted.predict(inputs)["prediction"])
+        validation = {f"validation_{name}": score for name, score in scores.items()}
+        run.log_metrics(validation)
+        run.set_tags({"validation_window": window(inputs)})
+        logger.info("Validation scores ({} rows): {}", len(inputs), base.rounded(validation))
+        return validation
 
     def read(self, run: tracking.Run) -> tuple[datasets.Labelled, datasets.Labelled, str]:
         """Read and validate the splits, log them as the run's inputs; return the train digest."""
@@ -193,7 +253,11 @@ class TrainingJob(base.Job):
         columns = registries.model_columns(model.get_internal_model(), list(inputs.columns))
         signature = self.signer.sign(inputs=inputs[columns], outputs=outputs)
         info = self.saver.save(model=model, signature=signature, inputs=inputs[columns])
-        tags = {"git_commit": git_commit(), "data_digest": data_digest}
+        tags = {
+            "git_commit": git_commit(),
+            "data_digest": data_digest,
+            "refit_on_all": str(self.refit_on_all).lower(),
+        }
         run.set_tags(tags)
         registry = self.mlflow_service.registry()
         version = self.registry.register(name=registry.name, model_uri=info.model_uri, tags=tags)

@@ -83,4 +83,46 @@ class TimeSeriesSplitter(Splitter):
         yield from splitter.split(inputs)
 
 
-SplitterKind = TrainTestSplitter | TimeSeriesSplitter
+class MonthlySplitter(Splitter):
+    """Rolling-origin folds by calendar month: each tests one month on every hour before it.
+
+    The origin of a fold is the first hour of its month: its train rows are all the hours before
+    (an expanding window), its test rows the hours of the month. Rows are located by their hour
+    (`dteday` and `hr`), so the folds hold whatever the data holds, in any order.
+
+    Attributes:
+        first_month: the month of the first fold, as `YYYY-MM`.
+        n_splits: number of folds: consecutive months from `first_month` on.
+    """
+
+    KIND: T.Literal["MonthlySplitter"] = "MonthlySplitter"
+    first_month: str = pdt.Field(default="2012-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    n_splits: int = pdt.Field(default=12, ge=1)
+
+    def origins(self) -> list[pd.Timestamp]:
+        """Return the origin (first hour) of each fold's month, then the end of the last month."""
+        import pandas as pd
+
+        months = pd.period_range(self.first_month, periods=self.n_splits + 1, freq="M")
+        return [month.start_time for month in months]
+
+    @T.override
+    def split(self, inputs: pd.DataFrame) -> Splits:
+        import itertools
+
+        import numpy as np
+
+        from bikes.core.schemas import hours
+
+        stamps = hours(inputs).to_numpy()
+        for origin, end in itertools.pairwise(self.origins()):
+            train = np.flatnonzero(stamps < origin)
+            test = np.flatnonzero((stamps >= origin) & (stamps < end))
+            if not len(train) or not len(test):
+                month = f"{origin:%Y-%m}"
+                missing = "no hour before it to train on" if not len(train) else "no hour in it"
+                raise ValueError(f"cannot test month {month}: {missing}")
+            yield train, test
+
+
+SplitterKind = TrainTestSplitter | TimeSeriesSplitter | MonthlySplitter
