@@ -162,9 +162,11 @@ def test_loader_by_alias_and_version(
     assert isinstance(by_alias.pipeline, Pipeline)
     assert "version=1" in repr(by_alias)
     outputs = by_alias.predict(inputs)
-    assert list(outputs.columns) == ["prediction"]
+    assert list(outputs.columns) == ["prediction", "prediction_lower", "prediction_upper"]
     assert outputs.index.equals(inputs.index)
-    assert (outputs["prediction"] >= 0).all()
+    assert (outputs["prediction_lower"] >= 0).all()
+    assert (outputs["prediction_lower"] <= outputs["prediction"]).all()
+    assert (outputs["prediction"] <= outputs["prediction_upper"]).all()
     pd.testing.assert_frame_equal(outputs, by_version.predict(inputs))
 
 

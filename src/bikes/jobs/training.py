@@ -12,6 +12,7 @@ from pathlib import Path
 import pydantic as pdt
 from loguru import logger
 
+from bikes.core import intervals as intervals_
 from bikes.core import metrics as metrics_
 from bikes.core import models
 from bikes.core.errors import ConfigError
@@ -53,6 +54,24 @@ def git_commit(folder: str | Path | None = None) -> str:
     return commit if process.returncode == 0 and commit else UNKNOWN_COMMIT
 
 
+def interval_scores(
+    train: datasets.Labelled, test: datasets.Labelled, outputs: pd.DataFrame, level: float
+) -> dict[str, float]:
+    """Score the test intervals, and those of the hour-of-week baseline (`baseline_` names)."""
+    from bikes.core.schemas import TARGET
+
+    actual, hours = test.targets[TARGET], test.inputs[intervals_.HOUR]
+    lower, upper = outputs[intervals_.LOWER], outputs[intervals_.UPPER]
+    scores = metrics_.interval_scores(actual, lower, upper, level, hours)
+    baseline = intervals_.hour_of_week(train.inputs, train.targets[TARGET], level)
+    low, high = baseline(test.inputs)
+    scores |= {
+        f"baseline_{name}": score
+        for name, score in metrics_.interval_scores(actual, low, high, level, hours).items()
+    }
+    return scores
+
+
 def read_params(path: str) -> dict[str, T.Any] | None:
     """Read hyperparameters from a JSON file (None when the file does not exist)."""
     file = Path(path)
@@ -86,6 +105,8 @@ class TrainingJob(base.Job):
         test_inputs: reader of the held-out inputs (scored, never fitted on).
         test_targets: reader of the held-out targets.
         model: model to fit (its defaults, updated by `params_file`).
+        intervals: how its prediction intervals are calibrated, on the end of the train split
+            (None: a model without intervals).
         params_file: JSON object of hyperparameters of the model (e.g. the best ones of the tuning
             job); when the file does not exist, the model keeps its own (with a warning).
         metrics: metrics scored on the held-out split (logged with their natural sign).
@@ -113,6 +134,7 @@ class TrainingJob(base.Job):
     model: models.ModelKind = pdt.Field(
         default_factory=models.GradientBoostingModel, discriminator="KIND"
     )
+    intervals: intervals_.Intervals | None = intervals_.Intervals()
     params_file: str | None = None
     metrics: metrics_.MetricsKind = pdt.Field(default_factory=default_metrics, min_length=1)
     signer: signers.SignerKind = pdt.Field(default=signers.InferSigner(), discriminator="KIND")
@@ -151,20 +173,46 @@ class TrainingJob(base.Job):
             train, test, digest = self.read(run)
             logger.info("Fitting {} on {} rows", model.KIND, len(train.inputs))
             run.log_params({"model": model.KIND, **model.get_params()})
+            conformal = self.calibrate(run, model, train)
             model.fit(inputs=train.inputs, targets=train.targets)
-            outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin="predictions")
+            outputs = model.predict(test.inputs)
+            if conformal is not None:
+                outputs = conformal.assign(outputs, test.inputs)
+            outputs = schemas.OutputsSchema.check(outputs, origin="predictions")
             actual = test.targets[schemas.TARGET]
             scores = {
                 metric.name: metric.score(actual, outputs["prediction"]) for metric in self.metrics
             }
+            if conformal is not None:
+                scores |= interval_scores(train, test, outputs, conformal.level)
             run.log_metrics(scores)
             logger.info("Test scores: {}", base.rounded(scores))
-            version = self.register(run, model, test.inputs, outputs, digest)
+            version = self.register(run, model, test.inputs, outputs, digest, conformal)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
         )
         return TrainingResult(run.id, version.number, scores, len(train.inputs), len(test.inputs))
+
+    def calibrate(
+        self, run: tracking.Run, model: models.Model, train: datasets.Labelled
+    ) -> intervals_.Conformal | None:
+        """Calibrate the model's intervals on the end of the train split (None: no intervals)."""
+        if self.intervals is None:
+            return None
+        run.log_params(
+            {
+                "intervals_level": self.intervals.level,
+                "intervals_calibration_size": self.intervals.calibration_size,
+            }
+        )
+        conformal = self.intervals.calibrate(model, train.inputs, train.targets)
+        logger.info(
+            "Calibrated {:.0%} intervals on the last {} train rows",
+            conformal.level,
+            conformal.calibration_rows,
+        )
+        return conformal
 
     def read(self, run: tracking.Run) -> tuple[datasets.Labelled, datasets.Labelled, str]:
         """Read and validate the splits, log them as the run's inputs; return the train digest."""
@@ -188,11 +236,17 @@ class TrainingJob(base.Job):
         inputs: pd.DataFrame,
         outputs: pd.DataFrame,
         data_digest: str,
+        conformal: intervals_.Conformal | None = None,
     ) -> tracking.Version:
-        """Save the model with its signature, register it, and move `registry_alias` to it."""
+        """Save the model with its signature and intervals, register it, and move the alias.
+
+        The signature describes the point forecast: what stock MLflow predicts with the model.
+        """
         columns = registries.model_columns(model.get_internal_model(), list(inputs.columns))
-        signature = self.signer.sign(inputs=inputs[columns], outputs=outputs)
-        info = self.saver.save(model=model, signature=signature, inputs=inputs[columns])
+        signature = self.signer.sign(inputs=inputs[columns], outputs=outputs[["prediction"]])
+        info = self.saver.save(
+            model=model, signature=signature, inputs=inputs[columns], intervals=conformal
+        )
         tags = {"git_commit": git_commit(), "data_digest": data_digest}
         run.set_tags(tags)
         registry = self.mlflow_service.registry()
