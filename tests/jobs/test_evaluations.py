@@ -38,6 +38,10 @@ def test_evaluations_log_test_metrics_and_plots(
         "mean_absolute_error",
         "r2_score",
         "mean_absolute_percentage_error",
+        "coverage",
+        "coverage_min_hour",
+        "mean_width",
+        "winkler_score",
     }
     assert scores["root_mean_squared_error"] >= scores["mean_absolute_error"] > 0
     assert out.rows == 432  # the test split of the synthetic data, not the train one

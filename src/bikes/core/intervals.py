@@ -42,7 +42,7 @@ if T.TYPE_CHECKING:
 HOUR = "hr"  # the input that groups the scores
 HOURS = 24
 LOWER, UPPER = "prediction_lower", "prediction_upper"
-METHOD = "split-conformal-sqrt-by-hour"
+METHOD: T.Final = "split-conformal-sqrt-by-hour"
 
 
 def conformal_quantile(scores: npt.ArrayLike, level: float) -> float:
@@ -159,9 +159,10 @@ def hour_of_week(
     Returns:
         A function of inputs returning the lower and upper bounds of each row.
     """
+    import numpy as np
     import pandas as pd
 
-    tails = [(1 - level) / 2, (1 + level) / 2]
+    tails = np.array([(1 - level) / 2, (1 + level) / 2])
     keys = inputs["weekday"].to_numpy() * 24 + inputs[HOUR].to_numpy()
     table = pd.Series(targets.to_numpy(), index=keys).groupby(level=0).quantile(tails).unstack()
     pooled = targets.quantile(tails).to_numpy()

@@ -1,4 +1,8 @@
-"""Evaluate a registered model on the test data: metrics, plots and thresholds."""
+"""Evaluate a registered model on the test data: metrics, plots and thresholds.
+
+A model with prediction intervals is scored on them too: `coverage`, `coverage_min_hour` (the
+worst hour of the day), `mean_width` and `winkler_score` (`bikes.core.metrics.interval_scores`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import typing as T
 import pydantic as pdt
 from loguru import logger
 
-from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
+from bikes.core.intervals import LOWER, UPPER
+from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold, interval_scores
 from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
@@ -35,6 +40,20 @@ def default_thresholds() -> list[Threshold]:
         Threshold(metric="root_mean_squared_error", max=90.0),
         Threshold(metric="r2_score", min=0.7),
     ]
+
+
+def bounds_scores(
+    model: registries.LoadedModel, test: datasets.Labelled, outputs: pd.DataFrame
+) -> dict[str, float]:
+    """Score the prediction intervals of a model (none for a model without them)."""
+    from bikes.core.intervals import HOUR
+    from bikes.core.schemas import TARGET
+
+    if model.intervals is None:
+        return {}
+    actual, hours = test.targets[TARGET], test.inputs[HOUR]
+    level = model.intervals.level
+    return interval_scores(actual, outputs[LOWER], outputs[UPPER], level, hours)
 
 
 def breached(thresholds: list[Threshold], scores: dict[str, float]) -> list[str]:
@@ -126,7 +145,7 @@ class EvaluationsJob(base.Job):
         scores = {
             metric.name: metric.score(test.targets[schemas.TARGET], outputs["prediction"])
             for metric in self.metrics
-        }
+        } | bounds_scores(model, test, outputs)
         logger.info("Scores: {}", base.rounded(scores))
         breaches = breached(self.thresholds, scores)
         with self.run_context(self.run_config) as run:
@@ -157,5 +176,6 @@ class EvaluationsJob(base.Job):
             name="evaluation", data=evaluation, targets=TARGET, predictions="prediction"
         )
         run.log_input(lineage, context="evaluation")
-        for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
+        bounds = outputs.get(LOWER), outputs.get(UPPER)
+        for name, figure in plots.evaluation(test.inputs, actual, predicted, *bounds).items():
             run.log_figure(figure, f"evaluations/{name}.png")
