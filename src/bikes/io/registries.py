@@ -99,7 +99,7 @@ class Saver(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         inputs: pd.DataFrame,
         intervals: Conformal | None = None,
     ) -> ModelInfo:
-        """Log the model with its signature, the first rows of `inputs` as example, its intervals."""
+        """Log the model, its signature and intervals, and the first rows of `inputs` as example."""
 
 
 class SklearnSaver(Saver):

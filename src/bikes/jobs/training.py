@@ -187,7 +187,7 @@ class TrainingJob(base.Job):
                 scores |= interval_scores(train, test, outputs, conformal.level)
             run.log_metrics(scores)
             logger.info("Test scores: {}", base.rounded(scores))
-            version = self.register(run, model, test.inputs, outputs, digest, conformal)
+            version = self.register(run, model, test.inputs, outputs, digest, conformal=conformal)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
@@ -236,6 +236,7 @@ class TrainingJob(base.Job):
         inputs: pd.DataFrame,
         outputs: pd.DataFrame,
         data_digest: str,
+        *,
         conformal: intervals_.Conformal | None = None,
     ) -> tracking.Version:
         """Save the model with its signature and intervals, register it, and move the alias.

@@ -71,7 +71,7 @@ class Predictor:
             return self.model.predict(inputs)
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predict inputs: a non-negative `prediction` column (and its bounds), indexed like them."""
+        """Predict inputs: a non-negative `prediction` column and its bounds, indexed alike."""
         import sklearn
 
         from bikes.core import models
