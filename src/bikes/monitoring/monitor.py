@@ -7,6 +7,7 @@ import typing as T
 
 import pydantic as pdt
 
+from bikes.core.intervals import LOWER, UPPER
 from bikes.monitoring import windows
 from bikes.monitoring.drift import PREDICTION, DriftCheck, DriftResult
 from bikes.monitoring.performance import Baseline, PerformanceCheck, PerformanceResult
@@ -17,8 +18,6 @@ if T.TYPE_CHECKING:
 
     # the point predictions of valid inputs, or outputs with `prediction` and maybe its bounds
     Predict: T.TypeAlias = T.Callable[[pd.DataFrame], pd.Series[float] | pd.DataFrame]
-
-LOWER, UPPER = "prediction_lower", "prediction_upper"  # as `bikes.core.intervals` names them
 
 
 def outputs_of(predicted: pd.Series[float] | pd.DataFrame) -> pd.DataFrame:
