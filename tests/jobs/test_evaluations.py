@@ -88,6 +88,17 @@ def test_breached_threshold_fails_naming_the_metric(
     assert "root_mean_squared_error" in run.data.metrics  # logged before the check failed
 
 
+def test_thresholds_bound_the_interval_metrics_too(
+    registered_model: dict[str, str], tracking_uri: str
+) -> None:
+    job = jobs.EvaluationsJob(thresholds=[Threshold(metric="coverage", min=0.999)])
+    with job as runner, pytest.raises(CheckError, match=r"coverage = [\d.]+ is below its"):
+        runner.run()
+    assert jobs.evaluations.breached([Threshold(metric="coverage", min=0.8)], {}) == [
+        "metric coverage: not scored (the model has no intervals)"
+    ]
+
+
 def test_default_config_is_valid() -> None:
     config = configs.to_object(configs.parse_file(str(CONFS / "evaluations.yaml")))
     setting = configs.validate(settings.MainSettings, config, origin="evaluations.yaml")

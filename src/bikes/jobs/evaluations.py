@@ -13,7 +13,13 @@ import pydantic as pdt
 from loguru import logger
 
 from bikes.core.intervals import LOWER, UPPER
-from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold, interval_scores
+from bikes.core.metrics import (
+    INTERVAL_METRICS,
+    MetricsKind,
+    SklearnMetric,
+    Threshold,
+    interval_scores,
+)
 from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
@@ -62,6 +68,9 @@ def breached(thresholds: list[Threshold], scores: dict[str, float]) -> list[str]
 
     messages = []
     for threshold in thresholds:
+        if threshold.metric not in scores:  # an interval metric of a model without intervals
+            messages.append(f"metric {threshold.metric}: not scored (the model has no intervals)")
+            continue
         try:
             threshold.check(scores[threshold.metric])
         except CheckError as error:
@@ -93,7 +102,8 @@ class EvaluationsJob(base.Job):
         alias_or_version: alias (e.g. `champion`) or version number of the registered model.
         loader: loader of the registered model.
         metrics: metrics to compute, logged with their natural sign.
-        thresholds: bounds that the metrics must respect.
+        thresholds: bounds that the metrics must respect (an interval metric too, e.g. a minimum
+            `coverage`: breached by a model without intervals).
     """
 
     KIND: T.Literal["EvaluationsJob"] = "EvaluationsJob"
@@ -117,7 +127,7 @@ class EvaluationsJob(base.Job):
     @pdt.model_validator(mode="after")
     def thresholds_of_metrics(self) -> T.Self:
         """Check that each threshold bounds a metric that the job computes."""
-        names = [metric.name for metric in self.metrics]
+        names = [metric.name for metric in self.metrics] + list(INTERVAL_METRICS)
         for threshold in self.thresholds:
             if threshold.metric not in names:
                 known = ", ".join(names)
