@@ -21,6 +21,11 @@ if T.TYPE_CHECKING:
 
 FASTER = Target(5, ">=", "x reference", on="ratio")  # at the large size
 VERSIONS = {"default": DEFAULT_VERSION, "untuned": UNTUNED_VERSION, "reference": REFERENCE_VERSION}
+NOTES = [  # the figures of the batch predictions: model, name suffix, note
+    ("default", "", "the registered model's predict on one batch: point and 90% bounds"),
+    ("point", ", point only", "the same model's point forecast alone"),
+    ("untuned", ", untuned", "the registered model's predict on one batch: point and 90% bounds"),
+]
 
 
 def sizes(session: Session) -> list[int]:
@@ -37,13 +42,14 @@ def predictions(session: Session, inputs: pd.DataFrame) -> None:
         key: loader.load(registries.uri_for_model_version("bikes", version))
         for key, version in VERSIONS.items()
     }
+    loaded["point"] = loader.load(registries.uri_for_model_version("bikes", DEFAULT_VERSION))
+    loaded["point"].intervals = None  # the default model as one without intervals
     for rows in sizes(session):
         seconds = predict_seconds(loaded, repeat_rows(inputs, rows), session.options.repeat)
         stats = {key: Stats.of(values).inverse(rows) for key, values in seconds.items()}
         target = FASTER if rows == max(sizes(session)) else None
-        for key, suffix in (("default", ""), ("untuned", ", untuned")):
+        for key, suffix, note in NOTES:
             name = f"batch prediction rows/s at {rows:,} rows{suffix}"
-            note = "the registered model's predict on one in-memory batch"
             session.add(Result(name, "rows/s", stats[key], stats["reference"], target, note))
 
 

@@ -20,7 +20,12 @@ if T.TYPE_CHECKING:
 REFERENCE_VERSION = 1
 DEFAULT_VERSION = 2  # the pipeline's model: the default model with the tuning job's params
 UNTUNED_VERSION = 3  # the default model with its own params (no tuning file)
-REFERENCE_EXTRAS = ["job.model.KIND=BaselineSklearnModel", "job.params_file=null"]
+# the reference forest predicts its point forecast alone, as it did before the intervals
+REFERENCE_EXTRAS = [
+    "job.model.KIND=BaselineSklearnModel",
+    "job.params_file=null",
+    "job.intervals=null",
+]
 QUICK_TUNING = {"n_trials": 3, "timeout": 5}
 
 

@@ -170,3 +170,29 @@ def test_the_real_data_validates(real_data_path: Path) -> None:
     checked = schemas.RawSchema.check(raw, origin=str(real_data_path))
     assert len(checked) == len(raw) == 17_379
     assert checked["dteday"].dtype.kind == "M"
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        ((-1.0, 20.0), "column 'prediction_lower' failed greater_than_or_equal_to(0) at row 1"),
+        (
+            (11.0, 20.0),
+            "check 'prediction_lower <= prediction <= prediction_upper' failed at row 1",
+        ),
+        ((5.0, 9.0), "check 'prediction_lower <= prediction <= prediction_upper' failed at row 1"),
+    ],
+)
+def test_outputs_bounds_are_non_negative_around_the_prediction(
+    bounds: tuple[float, float], expected: str
+) -> None:
+    index = pd.Index([1, 2], name="instant")
+    outputs = pd.DataFrame({"prediction": [10.0, 10.0]}, index=index)
+    good = outputs.assign(prediction_lower=[5.0, 5.0], prediction_upper=[20.0, 20.0])
+    bad = good.copy()
+    bad.loc[1, ["prediction_lower", "prediction_upper"]] = bounds
+
+    assert list(schemas.OutputsSchema.check(outputs).columns) == ["prediction"]  # no bounds: fine
+    assert schemas.OutputsSchema.check(good).equals(good)
+    with pytest.raises(DataError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        schemas.OutputsSchema.check(bad)

@@ -162,9 +162,11 @@ def test_loader_by_alias_and_version(
     assert isinstance(by_alias.pipeline, Pipeline)
     assert "version=1" in repr(by_alias)
     outputs = by_alias.predict(inputs)
-    assert list(outputs.columns) == ["prediction"]
+    assert list(outputs.columns) == ["prediction", "prediction_lower", "prediction_upper"]
     assert outputs.index.equals(inputs.index)
-    assert (outputs["prediction"] >= 0).all()
+    assert (outputs["prediction_lower"] >= 0).all()
+    assert (outputs["prediction_lower"] <= outputs["prediction"]).all()
+    assert (outputs["prediction"] <= outputs["prediction_upper"]).all()
     pd.testing.assert_frame_equal(outputs, by_version.predict(inputs))
 
 
@@ -220,8 +222,42 @@ def test_registered_model_loads_with_stock_mlflow(
 
     stock = mlflow.pyfunc.load_model(registered_model["uri"]).predict(inputs)
 
-    expected = registries.SklearnLoader().load(registered_model["uri"]).pipeline.predict(inputs)
-    assert list(stock) == pytest.approx(list(expected))
+    loaded = registries.SklearnLoader().load(registered_model["uri"])
+    assert loaded.intervals is not None  # a model with intervals: stock MLflow ignores them
+    assert list(stock) == pytest.approx(loaded.predict(inputs)["prediction"].tolist())
+
+
+@pytest.mark.parametrize("change", ["margins", "removed", "added"])
+def test_loader_refuses_intervals_changed_after_registration(
+    registered_model: Registered, change: str
+) -> None:
+    version = registered_model["version"]
+    folder = model_file(version).parent
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    if change == "margins":  # wider intervals than calibrated
+        margins = mlmodel["metadata"][registries.INTERVALS_KEY]["margins"]
+        mlmodel["metadata"][registries.INTERVALS_KEY]["margins"] = [m * 2 for m in margins]
+    elif change == "removed":
+        del mlmodel["metadata"]
+    else:  # intervals of a version registered without them
+        client = mlflow.MlflowClient()
+        client.delete_model_version_tag("bikes", version, registries.INTERVALS_TAG)
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+
+    with pytest.raises(DataError, match="refused to load: its intervals") as error:
+        registries.SklearnLoader().load(registered_model["uri"])
+
+    assert f"are not the {registries.INTERVALS_TAG} of version 1" in str(error.value)
+
+
+def test_loader_names_invalid_intervals(registered_model: Registered) -> None:
+    folder = model_file(registered_model["version"]).parent
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text())
+    mlmodel["metadata"][registries.INTERVALS_KEY]["margins"] = [-1.0] * 24
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+
+    with pytest.raises(DataError, match=r"invalid intervals in its MLmodel file \(margins.0:"):
+        registries.SklearnLoader().load(registered_model["uri"])
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_backtest_scores_each_month_against_the_baselines(
     for name in ("model", "seasonal_naive", "reference"):
         assert (folds[f"{name}_rmse"] >= folds[f"{name}_mae"]).all()
         assert (folds[f"{name}_mae"] >= folds[f"{name}_bias"].abs()).all()
-    assert folds["model_coverage"].isna().all()  # the model predicts no bounds
+    assert folds["model_coverage"].between(0, 1).all()  # calibrated at each origin
     assert out.means["model_mae"] == pytest.approx(folds["model_mae"].mean())
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     history = client.get_metric_history(out.run_id, "model_mae")
@@ -56,7 +56,9 @@ def test_backtest_scores_each_month_against_the_baselines(
     assert run.data.metrics["mean_seasonal_naive_mae"] == pytest.approx(
         out.means["seasonal_naive_mae"]
     )
-    assert "mean_model_coverage" not in run.data.metrics
+    assert run.data.metrics["mean_model_coverage"] == pytest.approx(
+        folds["model_coverage"].mean()
+    )
     files = {item.path for item in client.list_artifacts(out.run_id, "backtesting")}
     assert files == {"backtesting/folds.csv", "backtesting/folds.md", "backtesting/folds.png"}
     table = client.download_artifacts(out.run_id, "backtesting/folds.csv")
@@ -71,6 +73,16 @@ def test_backtest_learns_more_than_the_naive_forecast(
 
     assert "reference_mae" not in out.folds.columns
     assert out.means["mae_skill"] > 0.3  # noise and temperature: the naive week repeats both
+
+
+def test_a_backtest_without_intervals_has_no_coverage(
+    prepared: dict[str, Path], tracking_uri: str
+) -> None:
+    job = small(GradientBoostingModel(max_iter=10), None).model_copy(update={"intervals": None})
+    with threadpool_limits(limits=1), job as runner:
+        out = runner.run()
+
+    assert out.folds["model_coverage"].isna().all()
 
 
 def test_a_month_without_data_is_a_data_error(prepared: dict[str, Path], tracking_uri: str) -> None:

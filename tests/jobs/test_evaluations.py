@@ -38,6 +38,10 @@ def test_evaluations_log_test_metrics_and_plots(
         "mean_absolute_error",
         "r2_score",
         "mean_absolute_percentage_error",
+        "coverage",
+        "coverage_min_hour",
+        "mean_width",
+        "winkler_score",
     }
     assert scores["root_mean_squared_error"] >= scores["mean_absolute_error"] > 0
     assert out.rows == 432  # the test split of the synthetic data, not the train one
@@ -82,6 +86,17 @@ def test_breached_threshold_fails_naming_the_metric(
     )
     assert run.info.status == "FAILED"
     assert "root_mean_squared_error" in run.data.metrics  # logged before the check failed
+
+
+def test_thresholds_bound_the_interval_metrics_too(
+    registered_model: dict[str, str], tracking_uri: str
+) -> None:
+    job = jobs.EvaluationsJob(thresholds=[Threshold(metric="coverage", min=0.999)])
+    with job as runner, pytest.raises(CheckError, match=r"coverage = [\d.]+ is below its"):
+        runner.run()
+    assert jobs.evaluations.breached([Threshold(metric="coverage", min=0.8)], {}) == [
+        "metric coverage: not scored (the model has no intervals)"
+    ]
 
 
 def test_default_config_is_valid() -> None:

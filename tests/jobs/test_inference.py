@@ -31,7 +31,10 @@ def test_inference_job_streams_validated_predictions(
     assert out.rows == len(outputs) == len(inputs) > 2 * 100
     assert outputs.index.equals(inputs.index)
     schemas.PredictionsSchema.check(outputs)
-    assert list(outputs.columns) == ["prediction", "timestamp", "model_version"]
+    bounds = ["prediction_lower", "prediction_upper"]
+    assert list(outputs.columns) == ["prediction", *bounds, "timestamp", "model_version"]
+    assert (outputs[bounds[0]] <= outputs["prediction"]).all()
+    assert (outputs["prediction"] <= outputs[bounds[1]]).all()
     assert set(outputs["model_version"]) == {int(registered_model["version"])}
     assert outputs["timestamp"].iloc[0] == pd.Timestamp(inputs["dteday"].iloc[0]) + pd.Timedelta(
         hours=int(inputs["hr"].iloc[0])

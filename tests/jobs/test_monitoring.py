@@ -149,6 +149,7 @@ def test_performance_decay_with_actuals_exits_4_through_the_command_line(
     (window,) = summary(isolated)["windows"]
     assert window["performance"]["rmse_ratio"] > 1.5
     assert window["performance"]["bias"] < 0  # the model predicts too few
+    assert window["performance"]["coverage"] < 0.5  # three times the rentals: out of bounds
 
 
 def test_thresholds_come_from_the_config(

@@ -192,3 +192,17 @@ def test_missing_actuals_are_not_judged(
 
 def test_coverage_of_intervals_is_ready_for_interval_models() -> None:
     assert coverage([1, 5, 9], [0, 0, 0], [2, 6, 8]) == pytest.approx(2 / 3)
+
+
+def test_performance_measures_the_coverage_of_the_bounds_and_checks_it() -> None:
+    actual = pd.Series([10.0] * 30 + [float("nan")] * 5)
+    predicted = pd.Series([10.0] * 35)
+    lower, upper = predicted - 1.0, predicted + 1.0
+    upper.iloc[:6] = 5.0  # 6 of the 30 known hours miss their interval: 80% coverage
+
+    check = PerformanceCheck(min_coverage=0.9)
+    result = check.measure(actual, predicted, Baseline(rmse=1.0, mae=1.0), (lower, upper))
+
+    assert result.coverage == pytest.approx(0.8)
+    assert result.breaches == ["coverage 80.0% < 90%"]
+    assert check.measure(actual, predicted, Baseline()).coverage is None  # no bounds, no coverage

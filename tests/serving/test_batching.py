@@ -42,7 +42,7 @@ def test_requests_share_a_call_of_their_version_only(
     ]
     served = [first if i % 2 == 0 else second for i in range(6)]
     expected = [
-        model.model.predict(part)["prediction"].tolist()
+        model.model.predict(part).to_numpy().tolist()
         for model, part in zip(served, parts, strict=True)
     ]
     calls: list[int] = []
@@ -55,18 +55,18 @@ def test_requests_share_a_call_of_their_version_only(
 
         object.__setattr__(model, "predict", counted)
 
-    async def requests(batcher: batching.Batcher) -> list[np.ndarray]:
+    async def requests(batcher: batching.Batcher) -> list[pd.DataFrame]:
         pending = [
             batcher.predict(model, part, 1) for model, part in zip(served, checked, strict=True)
         ]
         return await asyncio.gather(*pending)  # all ready in one turn of the loop
 
     answers = asyncio.run(requests(batching.Batcher()))
-    assert [answer.tolist() for answer in answers] == expected
+    assert [answer.to_numpy().tolist() for answer in answers] == expected
     assert calls == [3, 3]  # one call a version, whatever the order of arrival
     calls.clear()
     answers = asyncio.run(requests(batching.Batcher(max_rows=2)))
-    assert [answer.tolist() for answer in answers] == expected
+    assert [answer.to_numpy().tolist() for answer in answers] == expected
     assert calls == [2, 2, 1, 1]  # at most 2 rows a call, the oldest request first
 
 
@@ -87,7 +87,8 @@ def test_a_failed_call_fails_its_requests_only(
 
     failed, answered = asyncio.run(requests())
     assert isinstance(failed, ValueError)
-    assert isinstance(answered, np.ndarray)
+    assert isinstance(answered, pd.DataFrame)
+    assert list(answered.columns) == ["prediction", "prediction_lower", "prediction_upper"]
     assert len(answered) == 2
 
 

@@ -159,7 +159,15 @@ def test_every_endpoint_answers_with_the_model_version(
         assert answer.body["predictions"] == answers[0].body["predictions"]
     assert len(answers[0].body["predictions"]) == 3
     assert min(answers[0].body["predictions"]) >= 0
+    points, lows, highs = (answers[0].body[f"predictions{end}"] for end in ("", "_lower", "_upper"))
+    assert all(
+        0 <= low <= point <= high for low, point, high in zip(lows, points, highs, strict=True)
+    )
     assert forecast.status == 200, forecast.body
+    assert all(
+        0 <= hour["prediction_lower"] <= hour["prediction"] <= hour["prediction_upper"]
+        for hour in forecast.body["forecasts"]
+    )
     assert forecast.body["model"] == model
     assert [hour["timestamp"] for hour in forecast.body["forecasts"]] == [HOUR["timestamp"]] * 2
     assert card.body["version"] == version
@@ -339,6 +347,33 @@ def test_forecast_encodes_hours_as_the_model_reads_them(
     assert [hour["timestamp"] for hour in forecast.body["forecasts"]] == [HOUR["timestamp"]] * 3
 
 
+def test_a_model_without_intervals_serves_and_infers_without_bounds(
+    registered_model: Registered, prepared: dict[str, Path], serve: Serve
+) -> None:
+    from bikes import jobs
+    from bikes.core.models import GradientBoostingModel
+
+    with jobs.TrainingJob(model=GradientBoostingModel(max_iter=5), intervals=None) as runner:
+        version = runner.run().version  # as registered before the intervals
+    with jobs.InferenceJob(version=version) as runner:
+        runner.run()
+    with jobs.EvaluationsJob(alias_or_version=version, thresholds=[]) as runner:
+        scores = runner.run().scores
+    with serve(version=version) as url:
+        wait_ready(url)
+        answer = call(f"{url}/invocations", split(sample_inputs(prepared)))
+        forecast = call(f"{url}/forecast", {"hours": [HOUR]})
+
+    outputs = pd.read_parquet("outputs/predictions.parquet")
+    assert list(outputs.columns) == ["prediction", "timestamp", "model_version"]
+    assert "root_mean_squared_error" in scores and "coverage" not in scores
+    assert answer.status == forecast.status == 200
+    assert answer.body["predictions"] == outputs["prediction"].head(3).tolist()
+    assert answer.body["predictions_lower"] is answer.body["predictions_upper"] is None
+    assert forecast.body["forecasts"][0]["prediction"] >= 0
+    assert forecast.body["forecasts"][0]["prediction_lower"] is None
+
+
 def test_same_predictions_as_the_batch_inference_job(
     registered_model: Registered, prepared: dict[str, Path], serve: Serve
 ) -> None:
@@ -346,7 +381,8 @@ def test_same_predictions_as_the_batch_inference_job(
 
     with jobs.InferenceJob() as runner:
         runner.run()
-    expected = pd.read_parquet("outputs/predictions.parquet")["prediction"].tolist()
+    written = pd.read_parquet("outputs/predictions.parquet")
+    expected = written["prediction"].tolist()
     inputs = pd.read_parquet(prepared["inputs_test"])
     inputs["dteday"] = inputs["dteday"].dt.strftime("%Y-%m-%d")  # the date is checked when sent
     parts = [inputs.iloc[:1], inputs.iloc[1:40], inputs.iloc[40:41], inputs.iloc[41:]]
@@ -357,6 +393,8 @@ def test_same_predictions_as_the_batch_inference_job(
             answers = list(pool.map(lambda part: call(f"{url}/invocations", split(part)), parts))
 
     assert whole.body["predictions"] == expected  # exactly: same pipeline, same float64 inputs
+    assert whole.body["predictions_lower"] == written["prediction_lower"].tolist()
+    assert whole.body["predictions_upper"] == written["prediction_upper"].tolist()
     assert [p for answer in answers for p in answer.body["predictions"]] == expected
 
 

@@ -111,3 +111,52 @@ class Threshold(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
             raise CheckError(
                 f"metric {self.metric} = {score:.4g} is above its threshold {self.max}"
             )
+
+
+# %% INTERVALS
+
+INTERVAL_METRICS = ("coverage", "coverage_min_hour", "mean_width", "winkler_score")
+
+
+def coverage(targets: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike) -> float:
+    """Return the share of the targets inside their intervals (NaN without targets)."""
+    import numpy as np
+
+    values = np.asarray(targets, dtype=float)
+    inside = (values >= np.asarray(lower, dtype=float)) & (values <= np.asarray(upper, dtype=float))
+    return float(inside.mean()) if len(values) else float("nan")
+
+
+def winkler_score(
+    targets: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike, level: float
+) -> float:
+    """Return the mean Winkler (interval) score: the width, plus `2 / (1 - level)` the misses.
+
+    Lower is better: a narrow interval scores well only if it covers the target.
+    """
+    import numpy as np
+
+    values, low, high = (np.asarray(array, dtype=float) for array in (targets, lower, upper))
+    penalty = 2 / (1 - level)
+    misses = np.clip(low - values, 0, None) + np.clip(values - high, 0, None)
+    return float(np.mean(high - low + penalty * misses))
+
+
+def interval_scores(
+    targets: npt.ArrayLike,
+    lower: npt.ArrayLike,
+    upper: npt.ArrayLike,
+    level: float,
+    hours: npt.ArrayLike,
+) -> dict[str, float]:
+    """Score intervals: coverage (overall and in the worst hour of the day), width and Winkler."""
+    import numpy as np
+
+    values, low, high, hour = (np.asarray(array) for array in (targets, lower, upper, hours))
+    by_hour = [coverage(values[hour == h], low[hour == h], high[hour == h]) for h in range(24)]
+    return {
+        "coverage": coverage(values, low, high),
+        "coverage_min_hour": float(np.nanmin(by_hour)) if np.isfinite(by_hour).any() else np.nan,
+        "mean_width": float(np.mean(high.astype(float) - low.astype(float))),
+        "winkler_score": winkler_score(values, low, high, level),
+    }

@@ -198,15 +198,31 @@ class RawSchema(InputsSchema):
 
 
 class OutputsSchema(Schema):
-    """Model outputs: the predicted count of one hour."""
+    """Model outputs: the predicted count of one hour, and its interval when the model has one.
+
+    A model registered without intervals (before they existed) predicts no bounds columns.
+    """
 
     class Config:
-        """Keep the prediction only."""
+        """Keep the prediction and its bounds only."""
 
         strict = "filter"
 
     instant: pt.Index[int] = pa.Field(ge=0, check_name=True)
     prediction: pt.Series[float] = pa.Field(ge=0)
+    prediction_lower: pt.Series[float] | None = pa.Field(ge=0)
+    prediction_upper: pt.Series[float] | None = pa.Field(ge=0)
+
+    @pa.dataframe_check(error="prediction_lower <= prediction <= prediction_upper")
+    @classmethod
+    def around_prediction(cls, data: pd.DataFrame) -> pt.Series[bool]:
+        """Check that the interval holds the prediction (when the outputs have one)."""
+        if "prediction_lower" not in data or "prediction_upper" not in data:
+            return T.cast("pt.Series[bool]", pd.Series(True, index=data.index))
+        inside = (data["prediction_lower"] <= data["prediction"]) & (
+            data["prediction"] <= data["prediction_upper"]
+        )
+        return T.cast("pt.Series[bool]", inside)
 
 
 class SHAPValuesSchema(Schema):

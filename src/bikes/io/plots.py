@@ -26,25 +26,56 @@ def figure(width: float = 10.0, height: float = 5.0) -> Figure:
     return result
 
 
-def over_time(inputs: pd.DataFrame, actual: Series, predicted: Series) -> Figure:
-    """Plot the daily totals of actual and predicted rentals (hours are unreadable over months)."""
+INTERVAL_DAYS = 14  # the last days of the hourly plot of the intervals
+
+
+def over_time(
+    inputs: pd.DataFrame,
+    actual: Series,
+    predicted: Series,
+    lower: Series | None = None,
+    upper: Series | None = None,
+) -> Figure:
+    """Plot the daily totals of actual and predicted rentals (hours are unreadable over months).
+
+    With bounds, a second panel shades the interval of each hour over the last 14 days: a sum
+    of hourly bounds is no interval of a daily total, so the daily panel has none.
+    """
     import pandas as pd
 
     from bikes.core.schemas import hours
 
-    daily = (
-        pd.DataFrame({"actual": actual.to_numpy(), "predicted": predicted.to_numpy()})
-        .set_index(pd.DatetimeIndex(hours(inputs).to_numpy()))
-        .resample("D")
-        .sum()
+    columns = {"actual": actual, "predicted": predicted, "lower": lower, "upper": upper}
+    hourly = pd.DataFrame(
+        {name: values.to_numpy() for name, values in columns.items() if values is not None},
+        index=pd.DatetimeIndex(hours(inputs).to_numpy()),
     )
-    result = figure()
-    axes = result.subplots()
-    axes.plot(daily.index, daily["actual"], label="actual", linewidth=1.2)
-    axes.plot(daily.index, daily["predicted"], label="predicted", linewidth=1.2)
-    axes.set(title="Rentals a day: actual and predicted", xlabel="day", ylabel="rentals a day")
-    axes.legend()
+    daily = hourly[["actual", "predicted"]].resample("D").sum()
+    result = figure(10.0, 5.0 if lower is None else 9.0)
+    axes = result.subplots(1 if lower is None else 2, 1, squeeze=False)[:, 0]
+    axes[0].plot(daily.index, daily["actual"], label="actual", linewidth=1.2)
+    axes[0].plot(daily.index, daily["predicted"], label="predicted", linewidth=1.2)
+    axes[0].set(title="Rentals a day: actual and predicted", xlabel="day", ylabel="rentals a day")
+    axes[0].legend()
+    if lower is not None and upper is not None:
+        last = hourly.loc[hourly.index >= hourly.index.max() - pd.Timedelta(days=INTERVAL_DAYS)]
+        interval(axes[1], last)
     return result
+
+
+def interval(axes: T.Any, hourly: pd.DataFrame) -> None:
+    """Plot hourly actual and predicted rentals, the prediction interval shaded."""
+    axes.fill_between(
+        hourly.index, hourly["lower"], hourly["upper"], alpha=0.3, step="mid", label="interval"
+    )
+    axes.plot(hourly.index, hourly["predicted"], label="predicted", linewidth=1)
+    axes.plot(hourly.index, hourly["actual"], ".", markersize=3, label="actual", color="black")
+    axes.set(
+        title="Rentals an hour, with the prediction interval (last days)",
+        xlabel="hour",
+        ylabel="rentals an hour",
+    )
+    axes.legend()
 
 
 def against_actual(actual: Series, predicted: Series) -> Figure:
@@ -80,10 +111,16 @@ def residuals(actual: Series, predicted: Series) -> Figure:
     return result
 
 
-def evaluation(inputs: pd.DataFrame, actual: Series, predicted: Series) -> dict[str, Figure]:
-    """Return the figures of an evaluation by name: over time, against actual, residuals."""
+def evaluation(
+    inputs: pd.DataFrame,
+    actual: Series,
+    predicted: Series,
+    lower: Series | None = None,
+    upper: Series | None = None,
+) -> dict[str, Figure]:
+    """Return the figures of an evaluation by name: over time (with the intervals), residuals..."""
     return {
-        "predictions_over_time": over_time(inputs, actual, predicted),
+        "predictions_over_time": over_time(inputs, actual, predicted, lower, upper),
         "predicted_vs_actual": against_actual(actual, predicted),
         "residuals": residuals(actual, predicted),
     }

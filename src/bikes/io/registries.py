@@ -4,6 +4,11 @@ A model is saved with MLflow's scikit-learn flavor as its plain fitted pipeline 
 so `mlflow.pyfunc.load_model`, `mlflow models predict` and `mlflow models serve` load it in any
 process with scikit-learn, without this package. The loader of this package never runs code that
 came with a model: it checks the model against the allow-list of `bikes.io.trust` first.
+
+The prediction intervals of a model (`bikes.core.intervals.Conformal`: 24 plain numbers) are in the
+`intervals` entry of the metadata of its MLmodel file: stock MLflow ignores them and predicts the
+point forecast; the loader of this package checks them against the `intervals_sha256` tag of the
+version and adds the bounds to the predictions. A model without them predicts the point alone.
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ if T.TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
     from sklearn.pipeline import Pipeline
 
+    from bikes.core.intervals import Conformal
     from bikes.core.models import Model
     from bikes.utils.signers import Signature
 
 MODELS_SCHEME = "models:/"
 DIGEST_TAG = "model_sha256"  # tag of a registered version: the SHA-256 of its model file
+INTERVALS_TAG = "intervals_sha256"  # tag of a registered version: the SHA-256 of its intervals
+INTERVALS_KEY = "intervals"  # entry of the MLmodel file's metadata that holds the intervals
 
 
 def uri_for_model_alias(name: str, alias: str) -> str:
@@ -84,8 +92,14 @@ class Saver(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     example_rows: int = pdt.Field(default=5, gt=0)
 
     @abc.abstractmethod
-    def save(self, model: Model, signature: Signature, inputs: pd.DataFrame) -> ModelInfo:
-        """Log the model with its signature and the first rows of `inputs` as example."""
+    def save(
+        self,
+        model: Model,
+        signature: Signature,
+        inputs: pd.DataFrame,
+        intervals: Conformal | None = None,
+    ) -> ModelInfo:
+        """Log the model, its signature and intervals, and the first rows of `inputs` as example."""
 
 
 class SklearnSaver(Saver):
@@ -98,13 +112,19 @@ class SklearnSaver(Saver):
     types skops does not trust out of the box. Trusting all types would throw the safety away, so
     the list is computed from the pipeline itself and checked against the exact allow-list of
     `bikes.io.trust` (a pipeline holding any other type is not saved); MLflow stores it in the
-    MLmodel file, for stock MLflow to load the model.
+    MLmodel file, for stock MLflow to load the model. The intervals go in its metadata.
     """
 
     KIND: T.Literal["SklearnSaver"] = "SklearnSaver"
 
     @T.override
-    def save(self, model: Model, signature: Signature, inputs: pd.DataFrame) -> ModelInfo:
+    def save(
+        self,
+        model: Model,
+        signature: Signature,
+        inputs: pd.DataFrame,
+        intervals: Conformal | None = None,
+    ) -> ModelInfo:
         import mlflow.sklearn
 
         from bikes.utils.signers import quiet_integer_hint
@@ -121,6 +141,7 @@ class SklearnSaver(Saver):
                 # the pinned stock requirements of the flavor (MLflow adds itself): inferring them
                 # would reload the model in a subprocess for seconds, and find nothing more
                 pip_requirements=mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+                metadata={INTERVALS_KEY: intervals.model_dump()} if intervals else None,
             )
         return info
 
@@ -139,23 +160,37 @@ class LoadedModel:
         pipeline: the fitted scikit-learn pipeline (for predictions and SHAP values).
         name: name of the registered model (None for a run or a path).
         version: version of the registered model (None for a run or a path).
+        intervals: the prediction intervals of the model (None: a model saved without them).
     """
 
     def __init__(
-        self, uri: str, pipeline: Pipeline, name: str | None = None, version: int | None = None
+        self,
+        uri: str,
+        pipeline: Pipeline,
+        name: str | None = None,
+        version: int | None = None,
+        intervals: Conformal | None = None,
     ) -> None:
-        """Keep the pipeline and its origin."""
+        """Keep the pipeline, its intervals and its origin."""
         self.uri, self.pipeline, self.name, self.version = uri, pipeline, name, version
+        self.intervals = intervals
 
     def __repr__(self) -> str:
         """Name the model by its origin."""
         return f"LoadedModel(uri={self.uri!r}, name={self.name!r}, version={self.version!r})"
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predict outputs: a non-negative `prediction` column, indexed like the inputs."""
+        """Predict outputs indexed like the inputs: `prediction`, and its bounds if it has some.
+
+        The bounds are `prediction_lower` and `prediction_upper` (see `bikes.core.intervals`).
+        """
         from bikes.core.models import predict
 
-        return predict(self.pipeline, inputs)
+        return self.bound(predict(self.pipeline, inputs), inputs)
+
+    def bound(self, outputs: pd.DataFrame, inputs: pd.DataFrame) -> pd.DataFrame:
+        """Return the point outputs of inputs with their bounds (as they are without intervals)."""
+        return outputs if self.intervals is None else self.intervals.assign(outputs, inputs)
 
 
 class Loader(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
@@ -212,6 +247,49 @@ def read_model(uri: str, origin: str) -> tuple[MLmodel, bytes]:
         return metadata, trust.model_file(local, metadata.flavors, origin).read_bytes()
 
 
+def read_intervals(metadata: MLmodel, origin: str) -> Conformal | None:
+    """Return the intervals in the metadata of an MLmodel file (None: a model without them).
+
+    Raises:
+        DataError: the intervals are not valid ones.
+    """
+    from bikes.core.intervals import Conformal
+
+    found = (metadata.metadata or {}).get(INTERVALS_KEY)
+    if found is None:
+        return None
+    try:
+        return Conformal.model_validate(found)
+    except pdt.ValidationError as error:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise DataError(f"{origin}: invalid intervals in its MLmodel file ({detail})") from error
+
+
+def check_intervals(
+    version: tracking.Version | None, intervals: Conformal | None, origin: str
+) -> None:
+    """Check the intervals of a registered model against the `intervals_sha256` of its version.
+
+    A version registered before the tag existed (no `model_sha256` either) loads with a warning.
+
+    Raises:
+        DataError: intervals that are not the registered ones (changed, added or removed).
+    """
+    if version is None or (INTERVALS_TAG not in version.tags and intervals is None):
+        return
+    expected = version.tags.get(INTERVALS_TAG)
+    if expected is None and DIGEST_TAG not in version.tags:
+        logger.warning("{}: no {} tag, the intervals are not verified", origin, INTERVALS_TAG)
+        return
+    digest = intervals.digest() if intervals is not None else None
+    if digest != expected:
+        raise DataError(
+            f"{origin}: refused to load: its intervals ({digest or 'none'}) are not the"
+            f" {INTERVALS_TAG} of version {version.number} ({expected or 'none'}): the MLmodel"
+            " file changed after registration"
+        )
+
+
 def check_digest(version: tracking.Version | None, data: bytes, origin: str) -> None:
     """Check a registered model file against the SHA-256 that its version was registered with.
 
@@ -243,7 +321,7 @@ class SklearnLoader(Loader):
     version has the SHA-256 of its `model_sha256` tag; the types of the file itself, as skops reads
     them from its schema, are allowed ones. skops then builds the pipeline trusting those only.
     Unlike `mlflow.sklearn.load_model`, the loader neither unpickles nor adds the model's code to
-    `sys.path`.
+    `sys.path`. The intervals in its MLmodel file are checked against the `intervals_sha256` tag.
     """
 
     KIND: T.Literal["SklearnLoader"] = "SklearnLoader"
@@ -253,13 +331,16 @@ class SklearnLoader(Loader):
         version = resolve(uri, registry)
         source = version.uri if version else uri
         origin = f"{uri} (version {version.number})" if version and source != uri else uri
-        _, data = read_model(source, origin)
+        metadata, data = read_model(source, origin)
         check_digest(version, data, origin)
+        intervals = read_intervals(metadata, origin)
+        check_intervals(version, intervals, origin)
         return LoadedModel(
             uri=uri,
             pipeline=trust.load_pipeline(data, origin),
             name=version.name if version else None,
             version=version.number if version else None,
+            intervals=intervals,
         )
 
 
@@ -289,6 +370,8 @@ class Register(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid")
 class MlflowRegister(Register):
     """Register models in the MLflow model registry, each version tagged with its `model_sha256`.
 
+    A model with intervals is tagged with their `intervals_sha256` too.
+
     The model is checked as the loader checks it (`bikes.io.trust`) before it is registered.
     """
 
@@ -300,9 +383,12 @@ class MlflowRegister(Register):
     ) -> tracking.Version:
         import mlflow
 
-        _, data = read_model(model_uri, model_uri)
+        metadata, data = read_model(model_uri, model_uri)
         trust.file_types(data, model_uri)  # never vouch for a model that would not load
+        intervals = read_intervals(metadata, model_uri)
         digest = {DIGEST_TAG: hashlib.sha256(data).hexdigest()}
+        if intervals is not None:
+            digest[INTERVALS_TAG] = intervals.digest()
         with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints what the log says
             version = mlflow.register_model(
                 model_uri=model_uri, name=name, tags={**self.tags, **(tags or {}), **digest}

@@ -10,6 +10,7 @@ import pydantic as pdt
 from loguru import logger
 
 from bikes.core import baselines, models
+from bikes.core import intervals as intervals_
 from bikes.core.errors import DataError
 from bikes.io import catalog, datasets, services
 from bikes.jobs import base, training
@@ -77,7 +78,7 @@ class BacktestingResult(base.RunResult):
 
     `folds` holds `fold`, `month`, `train_rows`, `test_rows`, then `<forecaster>_<score>` for the
     forecasters `model`, `seasonal_naive` and `reference`, the scores `rmse`, `mae` and `bias`, and
-    `model_coverage` (NaN when the model predicts no bounds).
+    `model_coverage` (NaN without intervals).
     """
 
     folds: pd.DataFrame
@@ -101,6 +102,8 @@ class BacktestingJob(base.Job):
         splitter: the monthly folds (the 12 months of 2012 by default).
         model: model refit at each origin (its defaults, updated by `params_file`).
         params_file: JSON object of hyperparameters of the model (those of the tuning job).
+        intervals: how the model's intervals are calibrated at each origin, as the training job
+            does (None: no bounds, no coverage).
         reference: model refit beside it (none when None).
         period: hours of the season of the naive forecast (a week).
     """
@@ -123,6 +126,7 @@ class BacktestingJob(base.Job):
         default_factory=models.GradientBoostingModel, discriminator="KIND"
     )
     params_file: str | None = None
+    intervals: intervals_.Intervals | None = intervals_.Intervals()
     reference: models.ModelKind | None = pdt.Field(
         default_factory=models.BaselineSklearnModel, discriminator="KIND"
     )
@@ -195,6 +199,8 @@ class BacktestingJob(base.Job):
         history, targets = data.inputs.iloc[train], data.targets.iloc[train]
         inputs, actual = data.inputs.iloc[test], data.targets[TARGET].iloc[test]
         outputs = model.model_copy(deep=True).fit(history, targets).predict(inputs)
+        if self.intervals is not None:  # calibrated on the end of the history, as in training
+            outputs = self.intervals.calibrate(model, history, targets).assign(outputs, inputs)
         forecasts = {
             MODEL: outputs["prediction"],
             NAIVE: baselines.seasonal_naive(history, targets, inputs, self.period)["prediction"],

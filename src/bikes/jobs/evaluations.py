@@ -1,4 +1,8 @@
-"""Evaluate a registered model on the test data: metrics, plots and thresholds."""
+"""Evaluate a registered model on the test data: metrics, plots and thresholds.
+
+A model with prediction intervals is scored on them too: `coverage`, `coverage_min_hour` (the
+worst hour of the day), `mean_width` and `winkler_score` (`bikes.core.metrics.interval_scores`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ import typing as T
 import pydantic as pdt
 from loguru import logger
 
-from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
+from bikes.core.intervals import LOWER, UPPER
+from bikes.core.metrics import (
+    INTERVAL_METRICS,
+    MetricsKind,
+    SklearnMetric,
+    Threshold,
+    interval_scores,
+)
 from bikes.io import catalog, datasets, registries, services
 from bikes.jobs import base
 
@@ -37,12 +48,29 @@ def default_thresholds() -> list[Threshold]:
     ]
 
 
+def bounds_scores(
+    model: registries.LoadedModel, test: datasets.Labelled, outputs: pd.DataFrame
+) -> dict[str, float]:
+    """Score the prediction intervals of a model (none for a model without them)."""
+    from bikes.core.intervals import HOUR
+    from bikes.core.schemas import TARGET
+
+    if model.intervals is None:
+        return {}
+    actual, hours = test.targets[TARGET], test.inputs[HOUR]
+    level = model.intervals.level
+    return interval_scores(actual, outputs[LOWER], outputs[UPPER], level, hours)
+
+
 def breached(thresholds: list[Threshold], scores: dict[str, float]) -> list[str]:
     """Return the message of each threshold that its metric's score breaches."""
     from bikes.core.errors import CheckError
 
     messages = []
     for threshold in thresholds:
+        if threshold.metric not in scores:  # an interval metric of a model without intervals
+            messages.append(f"metric {threshold.metric}: not scored (the model has no intervals)")
+            continue
         try:
             threshold.check(scores[threshold.metric])
         except CheckError as error:
@@ -74,7 +102,8 @@ class EvaluationsJob(base.Job):
         alias_or_version: alias (e.g. `champion`) or version number of the registered model.
         loader: loader of the registered model.
         metrics: metrics to compute, logged with their natural sign.
-        thresholds: bounds that the metrics must respect.
+        thresholds: bounds that the metrics must respect (an interval metric too, e.g. a minimum
+            `coverage`: breached by a model without intervals).
     """
 
     KIND: T.Literal["EvaluationsJob"] = "EvaluationsJob"
@@ -98,7 +127,7 @@ class EvaluationsJob(base.Job):
     @pdt.model_validator(mode="after")
     def thresholds_of_metrics(self) -> T.Self:
         """Check that each threshold bounds a metric that the job computes."""
-        names = [metric.name for metric in self.metrics]
+        names = [metric.name for metric in self.metrics] + list(INTERVAL_METRICS)
         for threshold in self.thresholds:
             if threshold.metric not in names:
                 known = ", ".join(names)
@@ -126,7 +155,7 @@ class EvaluationsJob(base.Job):
         scores = {
             metric.name: metric.score(test.targets[schemas.TARGET], outputs["prediction"])
             for metric in self.metrics
-        }
+        } | bounds_scores(model, test, outputs)
         logger.info("Scores: {}", base.rounded(scores))
         breaches = breached(self.thresholds, scores)
         with self.run_context(self.run_config) as run:
@@ -157,5 +186,6 @@ class EvaluationsJob(base.Job):
             name="evaluation", data=evaluation, targets=TARGET, predictions="prediction"
         )
         run.log_input(lineage, context="evaluation")
-        for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
+        bounds = outputs.get(LOWER), outputs.get(UPPER)
+        for name, figure in plots.evaluation(test.inputs, actual, predicted, *bounds).items():
             run.log_figure(figure, f"evaluations/{name}.png")

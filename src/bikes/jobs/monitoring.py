@@ -229,13 +229,12 @@ class MonitoringJob(base.Job):
         return targets[schemas.TARGET]
 
     def predictor(self, model: registries.LoadedModel) -> Predict:
-        """Return a function predicting valid inputs with the model."""
+        """Return a function predicting valid inputs with the model (and their bounds)."""
         from bikes.core import schemas
 
-        def predict(inputs: pd.DataFrame) -> pd.Series[float]:
+        def predict(inputs: pd.DataFrame) -> pd.DataFrame:
             checked = schemas.InputsSchema.check(inputs, origin=self.current.path)
-            outputs = schemas.OutputsSchema.check(model.predict(checked), origin=model.uri)
-            return outputs["prediction"]
+            return schemas.OutputsSchema.check(model.predict(checked), origin=model.uri)
 
         return predict
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pydantic as pdt
 from loguru import logger
 
+from bikes.core import intervals as intervals_
 from bikes.core import metrics as metrics_
 from bikes.core import models
 from bikes.core.errors import ConfigError
@@ -56,6 +57,24 @@ def git_commit(folder: str | Path | None = None) -> str:
         return UNKNOWN_COMMIT
     commit = process.stdout.strip()
     return commit if process.returncode == 0 and commit else UNKNOWN_COMMIT
+
+
+def interval_scores(
+    train: datasets.Labelled, test: datasets.Labelled, outputs: pd.DataFrame, level: float
+) -> dict[str, float]:
+    """Score the test intervals, and those of the hour-of-week baseline (`baseline_` names)."""
+    from bikes.core.schemas import TARGET
+
+    actual, hours = test.targets[TARGET], test.inputs[intervals_.HOUR]
+    lower, upper = outputs[intervals_.LOWER], outputs[intervals_.UPPER]
+    scores = metrics_.interval_scores(actual, lower, upper, level, hours)
+    baseline = intervals_.hour_of_week(train.inputs, train.targets[TARGET], level)
+    low, high = baseline(test.inputs)
+    scores |= {
+        f"baseline_{name}": score
+        for name, score in metrics_.interval_scores(actual, low, high, level, hours).items()
+    }
+    return scores
 
 
 def read_params(path: str) -> dict[str, T.Any] | None:
@@ -118,6 +137,8 @@ class TrainingJob(base.Job):
         test_inputs: reader of the held-out inputs (scored, never fitted on).
         test_targets: reader of the held-out targets.
         model: model to fit (its defaults, updated by `params_file`).
+        intervals: how its prediction intervals are calibrated, on the end of the train split
+            (None: a model without intervals).
         params_file: JSON object of hyperparameters of the model (e.g. the best ones of the tuning
             job); when the file does not exist, the model keeps its own (with a warning).
         metrics: metrics scored on the validation window (as `validation_<metric>`) and the
@@ -150,6 +171,7 @@ class TrainingJob(base.Job):
     model: models.ModelKind = pdt.Field(
         default_factory=models.GradientBoostingModel, discriminator="KIND"
     )
+    intervals: intervals_.Intervals | None = intervals_.Intervals()
     params_file: str | None = None
     metrics: metrics_.MetricsKind = pdt.Field(default_factory=default_metrics, min_length=1)
     validation: splitters.TrainTestSplitter | None = splitters.TrainTestSplitter(test_size=0.1)
@@ -181,9 +203,15 @@ class TrainingJob(base.Job):
             logger.info("Fitting {} on {} rows", model.KIND, len(train.inputs))
             run.log_params({"model": model.KIND, **model.get_params()})
             validation = self.score_validation(run, model, train)
+            conformal = self.calibrate(run, model, train)
             model.fit(inputs=train.inputs, targets=train.targets)
-            outputs = schemas.OutputsSchema.check(model.predict(test.inputs), origin="predictions")
+            outputs = model.predict(test.inputs)
+            if conformal is not None:
+                outputs = conformal.assign(outputs, test.inputs)
+            outputs = schemas.OutputsSchema.check(outputs, origin="predictions")
             scores = self.score(test.targets[schemas.TARGET], outputs["prediction"])
+            if conformal is not None:
+                scores |= interval_scores(train, test, outputs, conformal.level)
             run.log_metrics(scores)
             run.set_tags({"test_window": window(test.inputs)})
             logger.info("Test scores: {}", base.rounded(scores))
@@ -191,7 +219,7 @@ class TrainingJob(base.Job):
                 logger.info("Refitting {} on the train and test rows", model.KIND)
                 everything = datasets.concat([train, test])
                 model.fit(inputs=everything.inputs, targets=everything.targets)
-            version = self.register(run, model, test.inputs, outputs, digest)
+            version = self.register(run, model, test.inputs, outputs, digest, conformal=conformal)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
@@ -226,6 +254,26 @@ class TrainingJob(base.Job):
         logger.info("Validation scores ({} rows): {}", len(inputs), base.rounded(validation))
         return validation
 
+    def calibrate(
+        self, run: tracking.Run, model: models.Model, train: datasets.Labelled
+    ) -> intervals_.Conformal | None:
+        """Calibrate the model's intervals on the end of the train split (None: no intervals)."""
+        if self.intervals is None:
+            return None
+        run.log_params(
+            {
+                "intervals_level": self.intervals.level,
+                "intervals_calibration_size": self.intervals.calibration_size,
+            }
+        )
+        conformal = self.intervals.calibrate(model, train.inputs, train.targets)
+        logger.info(
+            "Calibrated {:.0%} intervals on the last {} train rows",
+            conformal.level,
+            conformal.calibration_rows,
+        )
+        return conformal
+
     def read(self, run: tracking.Run) -> tuple[datasets.Labelled, datasets.Labelled, str]:
         """Read and validate the splits, log them as the run's inputs; return the train digest."""
         train = datasets.read_labelled(self.inputs, self.targets)
@@ -248,11 +296,18 @@ class TrainingJob(base.Job):
         inputs: pd.DataFrame,
         outputs: pd.DataFrame,
         data_digest: str,
+        *,
+        conformal: intervals_.Conformal | None = None,
     ) -> tracking.Version:
-        """Save the model with its signature, register it, and move `registry_alias` to it."""
+        """Save the model with its signature and intervals, register it, and move the alias.
+
+        The signature describes the point forecast: what stock MLflow predicts with the model.
+        """
         columns = registries.model_columns(model.get_internal_model(), list(inputs.columns))
-        signature = self.signer.sign(inputs=inputs[columns], outputs=outputs)
-        info = self.saver.save(model=model, signature=signature, inputs=inputs[columns])
+        signature = self.signer.sign(inputs=inputs[columns], outputs=outputs[["prediction"]])
+        info = self.saver.save(
+            model=model, signature=signature, inputs=inputs[columns], intervals=conformal
+        )
         tags = {
             "git_commit": git_commit(),
             "data_digest": data_digest,

@@ -7,6 +7,7 @@ import typing as T
 
 import pydantic as pdt
 
+from bikes.core.intervals import LOWER, UPPER
 from bikes.monitoring import windows
 from bikes.monitoring.drift import PREDICTION, DriftCheck, DriftResult
 from bikes.monitoring.performance import Baseline, PerformanceCheck, PerformanceResult
@@ -15,7 +16,15 @@ from bikes.monitoring.quality import QualityCheck, QualityResult
 if T.TYPE_CHECKING:
     import pandas as pd
 
-    Predict: T.TypeAlias = T.Callable[[pd.DataFrame], pd.Series[float]]
+    # the point predictions of valid inputs, or outputs with `prediction` and maybe its bounds
+    Predict: T.TypeAlias = T.Callable[[pd.DataFrame], pd.Series[float] | pd.DataFrame]
+
+
+def outputs_of(predicted: pd.Series[float] | pd.DataFrame) -> pd.DataFrame:
+    """Return predictions as outputs: a `prediction` column, and the bounds if there are some."""
+    import pandas as pd
+
+    return predicted if isinstance(predicted, pd.DataFrame) else predicted.to_frame(PREDICTION)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Reference:
     @classmethod
     def of(cls, inputs: pd.DataFrame, predict: Predict) -> Reference:
         """Predict the reference inputs and index their hours."""
-        data = inputs.assign(**{PREDICTION: predict(inputs)})
+        data = inputs.assign(**{PREDICTION: outputs_of(predict(inputs))[PREDICTION]})
         return cls(data, windows.timestamps(data))
 
 
@@ -145,7 +154,9 @@ class Checks(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         current = inputs.copy()
         current[PREDICTION] = float("nan")
         if valid.any():
-            current.loc[valid, PREDICTION] = predict(inputs.loc[valid]).to_numpy()
+            outputs = outputs_of(predict(inputs.loc[valid]))
+            for name in outputs.columns:
+                current.loc[valid, name] = outputs[name].to_numpy()
         mask, seasonal = windows.seasonal(
             reference.times, window, self.drift.seasonal_days, self.drift.min_reference_rows
         )
@@ -155,5 +166,8 @@ class Checks(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         if actuals is not None:
             known = actuals.reindex(current.index)
             current["actual"] = known
-            scored = self.performance.measure(known, current[PREDICTION], baseline or Baseline())
+            bounds = (current[LOWER], current[UPPER]) if LOWER in current else None
+            scored = self.performance.measure(
+                known, current[PREDICTION], baseline or Baseline(), bounds
+            )
         return Observed(WindowResult(window, checked, drifted, scored), matched, current)

@@ -32,8 +32,8 @@ class PerformanceResult:
         rmse_ratio: RMSE over the version's test RMSE.
         mae_ratio: MAE over the version's test MAE.
         bias_ratio: absolute bias over the version's test RMSE.
-        coverage: share of the actuals inside the prediction intervals; None until the models
-            give intervals (then pass them to `coverage`).
+        coverage: share of the actuals inside the prediction intervals (None: a model without
+            intervals).
         breaches: what breached a threshold, one phrase each.
     """
 
@@ -49,12 +49,10 @@ class PerformanceResult:
 
 
 def coverage(actual: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike) -> float:
-    """Return the share of the actuals inside their intervals (the hook for interval models)."""
-    import numpy as np
+    """Return the share of the actuals inside their intervals."""
+    from bikes.core import metrics
 
-    values = np.asarray(actual, dtype=float)
-    inside = (values >= np.asarray(lower, dtype=float)) & (values <= np.asarray(upper, dtype=float))
-    return float(inside.mean()) if len(values) else float("nan")
+    return metrics.coverage(actual, lower, upper)
 
 
 def ratio(value: float, baseline: float | None) -> float | None:
@@ -80,9 +78,13 @@ class PerformanceCheck(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     min_actuals: int = pdt.Field(default=24, gt=0)
 
     def measure(
-        self, actual: pd.Series[T.Any], predicted: pd.Series[T.Any], baseline: Baseline
+        self,
+        actual: pd.Series[T.Any],
+        predicted: pd.Series[T.Any],
+        baseline: Baseline,
+        bounds: tuple[pd.Series[T.Any], pd.Series[T.Any]] | None = None,
     ) -> PerformanceResult:
-        """Score the predictions of the hours that have an actual (NaN: not known yet)."""
+        """Score the predictions (and their `bounds`) of the hours with an actual (NaN: not yet)."""
         import numpy as np
 
         known = actual.notna().to_numpy() & predicted.notna().to_numpy()
@@ -102,6 +104,9 @@ class PerformanceCheck(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
             rmse_ratio=ratio(rmse, baseline.rmse),
             mae_ratio=ratio(mae, baseline.mae),
             bias_ratio=ratio(abs(bias), baseline.rmse),
+            coverage=None
+            if bounds is None
+            else coverage(actual[known], bounds[0][known], bounds[1][known]),
         )
         return dataclasses.replace(result, breaches=self.breaches(result))
 

@@ -17,6 +17,7 @@ import pydantic as pdt
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from bikes.core.intervals import LOWER, UPPER
 from bikes.io import registries, services
 from bikes.serving import batching, encodings, holder, metrics, schemas, validation
 
@@ -228,6 +229,16 @@ def answer(body: pdt.BaseModel, served: holder.Served) -> Response:
     return Response(body.model_dump_json(), media_type="application/json", headers=headers)
 
 
+def none(rows: T.Sized) -> list[None]:
+    """Return a None a row: the bounds of a model without intervals."""
+    return [None] * len(rows)
+
+
+def column(outputs: pd.DataFrame, name: str) -> list[float] | None:
+    """Return a column of outputs as a list (None when the model predicts no such column)."""
+    return outputs[name].tolist() if name in outputs else None
+
+
 def reference(served: holder.Served) -> schemas.ModelRef:
     """Return the reference of a served version."""
     version = served.version
@@ -251,9 +262,14 @@ async def invocations(
     served = ready(request)
     bounded(request, rows)
     inputs = served.rules.check(columns, rows, origin="request")
-    predictions = await request.app.state.batcher.predict(served, inputs, rows)
+    outputs = await request.app.state.batcher.predict(served, inputs, rows)
     request.app.state.metrics.rows.labels("/invocations").inc(rows)
-    answered = schemas.Predictions(predictions=predictions.tolist(), model=reference(served))
+    answered = schemas.Predictions(
+        predictions=outputs["prediction"].tolist(),
+        predictions_lower=column(outputs, LOWER),
+        predictions_upper=column(outputs, UPPER),
+        model=reference(served),
+    )
     return answer(answered, served)
 
 
@@ -277,12 +293,17 @@ async def forecast(
         )
     except validation.InputsError as error:
         raise translate(error, hours) from error
-    predictions = await request.app.state.batcher.predict(served, checked, len(hours))
+    outputs = await request.app.state.batcher.predict(served, checked, len(hours))
     request.app.state.metrics.rows.labels("/forecast").inc(len(hours))
     stamps = hours["timestamp"].dt.floor("h").dt.to_pydatetime()
+    points, lows, highs = (column(outputs, name) for name in ("prediction", LOWER, UPPER))
     forecasts = [
-        schemas.Forecast(timestamp=stamp, prediction=prediction)
-        for stamp, prediction in zip(stamps, predictions.tolist(), strict=True)
+        schemas.Forecast(
+            timestamp=stamp, prediction=point, prediction_lower=low, prediction_upper=high
+        )
+        for stamp, point, low, high in zip(
+            stamps, points or [], lows or none(hours), highs or none(hours), strict=True
+        )
     ]
     return answer(schemas.Forecasts(forecasts=forecasts, model=reference(served)), served)
 

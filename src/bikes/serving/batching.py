@@ -15,7 +15,7 @@ import dataclasses
 import typing as T
 
 if T.TYPE_CHECKING:
-    import numpy as np
+    import pandas as pd
 
     from bikes.serving import validation
     from bikes.serving.holder import Served
@@ -31,7 +31,7 @@ class Pending:
     served: Served
     inputs: validation.Typed
     rows: int
-    future: asyncio.Future[np.ndarray]
+    future: asyncio.Future[pd.DataFrame]
 
 
 class Batcher:
@@ -43,10 +43,10 @@ class Batcher:
         self.pending: list[Pending] = []
         self.scheduled = False
 
-    async def predict(self, served: Served, inputs: validation.Typed, rows: int) -> np.ndarray:
-        """Return the predictions of checked inputs by the served model (non-negative)."""
+    async def predict(self, served: Served, inputs: validation.Typed, rows: int) -> pd.DataFrame:
+        """Return the outputs of checked inputs by the served model: `prediction` (and bounds)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[np.ndarray] = loop.create_future()
+        future: asyncio.Future[pd.DataFrame] = loop.create_future()
         self.pending.append(Pending(served, inputs, rows, future))
         if not self.scheduled:  # after the requests already ready in this turn of the loop
             self.scheduled = True
@@ -79,7 +79,7 @@ class Batcher:
         served = batch[0].served
         try:
             inputs = served.rules.frame([pending.inputs for pending in batch])
-            predictions = served.predict(inputs)["prediction"].to_numpy()
+            outputs = served.predict(inputs)
         except Exception as error:  # each request of the batch fails with it
             for pending in batch:
                 if not pending.future.done():
@@ -89,5 +89,5 @@ class Batcher:
         for pending in batch:
             end = start + pending.rows
             if not pending.future.done():  # not cancelled (the client went away)
-                pending.future.set_result(predictions[start:end])
+                pending.future.set_result(outputs.iloc[start:end])
             start = end

@@ -53,7 +53,7 @@ class Served:
     loaded_at: str
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predict checked inputs: a non-negative `prediction` column, indexed like them."""
+        """Predict checked inputs: a non-negative `prediction` and its bounds, indexed alike."""
         return self.predictor.predict(inputs)
 
 

@@ -71,7 +71,7 @@ class Predictor:
             return self.model.predict(inputs)
 
     def predict(self, inputs: pd.DataFrame) -> pd.DataFrame:
-        """Predict inputs: a non-negative `prediction` column, indexed like them."""
+        """Predict inputs: a non-negative `prediction` column and its bounds, indexed alike."""
         import sklearn
 
         from bikes.core import models
@@ -79,4 +79,5 @@ class Predictor:
         if self.columns is None or self.rest is None:
             return self.whole(inputs)
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return models.predict(self.rest, inputs[self.columns])
+            outputs = models.predict(self.rest, inputs[self.columns])
+        return self.model.bound(outputs, inputs)

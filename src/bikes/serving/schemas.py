@@ -169,6 +169,12 @@ class Predictions(Model):
     """Predicted rentals of each row, and the model version that predicted them."""
 
     predictions: list[float] = pdt.Field(description="rentals of each row (never negative)")
+    predictions_lower: list[float] | None = pdt.Field(
+        default=None, description="lower bound of each row's interval (None: a model without)"
+    )
+    predictions_upper: list[float] | None = pdt.Field(
+        default=None, description="upper bound of each row's interval (None: a model without)"
+    )
     model: ModelRef
 
 
@@ -244,6 +250,12 @@ class Forecast(Model):
 
     timestamp: dt.datetime = pdt.Field(description="start of the hour, local time")
     prediction: float = pdt.Field(ge=0, description="rentals in the hour")
+    prediction_lower: float | None = pdt.Field(
+        default=None, ge=0, description="lower bound of its interval (None: a model without)"
+    )
+    prediction_upper: float | None = pdt.Field(
+        default=None, ge=0, description="upper bound of its interval (None: a model without)"
+    )
 
 
 class Forecasts(Model):
