@@ -166,21 +166,32 @@ def rates(
     return Rates(count, false_alarms, drift_alarms, ks_alarms, detected, reasons)
 
 
-def calibration(checks: Checks, reference: Reference) -> dict[str, dict[str, float]]:
-    """Return quantiles of each drift distance over every weekly window of the reference period."""
-    import pandas as pd
+def calibration(
+    checks: Checks, reference: Reference, predict: Predict
+) -> dict[str, dict[str, float]]:
+    """Return quantiles of each drift score over the weeks of the reference period.
 
-    from bikes.monitoring import windows
+    Each week is judged by the rest of the reference, as the monitor judges a week of production.
+    """
+    import pandas as pd
 
     scores: dict[str, list[float]] = {}
     times = reference.times
-    for start in pd.date_range(times.min().normalize(), times.max() - pd.Timedelta(days=7)):
-        window = windows.Window(1, start, start + pd.Timedelta(days=7), start, start)
-        mask, _ = windows.seasonal(times, window, checks.drift.seasonal_days, 1)
-        current = reference.inputs.loc[window.contains(times)]
-        found = checks.drift.measure(reference.inputs.loc[mask], current, seasonal=True)
+    inputs = reference.inputs.drop(columns="prediction")
+    for start in pd.date_range(
+        times.min().normalize(), times.max() - pd.Timedelta(days=7), freq="7D"
+    ):
+        found = observe(
+            checks,
+            start,
+            start + pd.Timedelta(days=7),
+            inputs,
+            reference=reference,
+            predict=predict,
+        ).drift
         for drift in [*found.columns, *([found.prediction] if found.prediction else [])]:
             scores.setdefault(drift.column, []).append(drift.score or 0.0)
+            scores.setdefault(f"{drift.column} threshold", []).append(drift.threshold)
     levels = {"p50": 0.5, "p95": 0.95, "p99": 0.99, "max": 1.0}
     return {
         column: {name: round(float(pd.Series(values).quantile(q)), 3) for name, q in levels.items()}
@@ -231,7 +242,7 @@ def replay_rows(summary: dict[str, T.Any]) -> list[str]:
     for item in summary["windows"]:
         found, scored = item["drift"], item["performance"] or {}
         worst = max(
-            found["columns"], key=lambda column: (column["score"] or 0) / column["threshold"]
+            found["columns"], key=lambda column: (column["score"] or 0) / (column["threshold"] or 1)
         )
         ratio = scored.get("rmse_ratio")
         lines.append(
@@ -288,8 +299,8 @@ def pd_read(path: Path) -> pd.DataFrame:
 def measure(folder: Path, count: int) -> dict[str, T.Any]:
     """Measure everything in a prepared folder; print it as it goes; return it."""
     checks, reference, predict, actuals = in_process(folder)
-    figures: dict[str, T.Any] = {"calibration": calibration(checks, reference)}
-    print("drift distances of every weekly window of the reference period (same season):")
+    figures: dict[str, T.Any] = {"calibration": calibration(checks, reference, predict)}
+    print("drift scores of the weeks of the reference period (each against the rest of it):")
     for column, levels in figures["calibration"].items():
         print(f"  {column:<11} " + "  ".join(f"{k} {v:.3f}" for k, v in levels.items()))
     start = time.perf_counter()
