@@ -95,7 +95,7 @@ class Sample:
         return self.matched.get(name, missing), self.current.get(name, missing)
 
     def evidence(
-        self, reference: pd.Series[float], current: pd.Series[float]
+        self, reference: pd.Series[float], current: pd.Series[float], spread_days: int | None
     ) -> seasons.Evidence | None:
         """Score the window's anomaly of values (of the whole reference and of the window)."""
         window = self.window
@@ -108,6 +108,7 @@ class Sample:
             middle=window.start + (window.end - window.start) / 2,
             days=None if self.seasonal_days is None else max(self.seasonal_days, length),
             length=length,
+            spread_days=spread_days,
         )
 
 
@@ -190,10 +191,14 @@ class SeasonalColumn(Column):
 
     Attributes:
         false_alarm_rate: share of the reference's windows that would drift.
+        spread_days: measure the spread over the reference's windows of the window's season (a
+            Gaussian of this many days over the day of the year: a week of winter varies more
+            than a week of summer); None: over every window, one spread the whole year.
     """
 
     KIND: T.Literal["SeasonalColumn"] = "SeasonalColumn"
     false_alarm_rate: float = pdt.Field(default=0.01, gt=0, lt=0.5)
+    spread_days: int | None = pdt.Field(default=30, gt=0)
 
     @T.override
     def compare(self, sample: Sample) -> ColumnDrift:
@@ -202,7 +207,7 @@ class SeasonalColumn(Column):
 
         matched, current = (pd.to_numeric(v, errors="coerce") for v in sample.column(self.name))
         whole = sample.reference.get(self.name, pd.Series(dtype=float))
-        found = sample.evidence(pd.to_numeric(whole, errors="coerce"), current)
+        found = sample.evidence(pd.to_numeric(whole, errors="coerce"), current, self.spread_days)
         if found is None or matched.dropna().empty:
             return ColumnDrift(self.name, SEASONAL, None, 0.0, None)
         threshold = float(np.quantile(found.null, 1.0 - self.false_alarm_rate))
@@ -224,10 +229,12 @@ class SeasonalCategoricalColumn(Column):
     Attributes:
         false_alarm_rate: share of the reference's windows that would drift.
         min_share: categories rarer in the reference are not scored (a week cannot tell).
+        spread_days: as a `SeasonalColumn`'s.
     """
 
     KIND: T.Literal["SeasonalCategoricalColumn"] = "SeasonalCategoricalColumn"
     false_alarm_rate: float = pdt.Field(default=0.01, gt=0, lt=0.5)
+    spread_days: int | None = pdt.Field(default=30, gt=0)
     min_share: float = pdt.Field(default=0.01, ge=0, lt=1)
 
     @T.override
@@ -240,7 +247,9 @@ class SeasonalCategoricalColumn(Column):
         common = whole.value_counts(normalize=True)
         categories = sorted(common.index[common >= self.min_share])
         found = {
-            category: sample.evidence(indicator(whole, category), indicator(current, category))
+            category: sample.evidence(
+                indicator(whole, category), indicator(current, category), self.spread_days
+            )
             for category in categories
         }
         scored = {category: item for category, item in found.items() if item is not None}
@@ -253,13 +262,14 @@ class SeasonalCategoricalColumn(Column):
         before = statistics.shares(matched, everything)
         psi = statistics.psi_of_shares(before, statistics.shares(current, everything))
         item = scored[worst]
-        detail = f"share of {worst} {item.anomaly:+.1%} from its season's (weeks vary by {item.spread:.1%})"
+        detail = f"share of {worst} {item.anomaly:+.1%} from its season's"
+        detail += f" (weeks vary by {item.spread:.1%})"
         return ColumnDrift(self.name, SEASONAL_SHARES, item.score, threshold, psi, detail)
 
 
 def indicator(values: pd.Series[T.Any], category: T.Any) -> pd.Series[float]:
     """Return 1.0 where the values are the category, 0.0 elsewhere, missing where missing."""
-    return (values == category).astype(float).where(values.notna())
+    return T.cast("pd.Series[float]", (values == category).astype(float).where(values.notna()))
 
 
 ColumnKind = ContinuousColumn | CategoricalColumn | SeasonalColumn | SeasonalCategoricalColumn

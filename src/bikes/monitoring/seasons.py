@@ -9,8 +9,8 @@ season. Here a window is compared like with like, and against a null built from 
    same season;
 2. the anomaly of a window: the mean of its hours' differences from their climate;
 3. the null: the anomaly of every window of the same length in the reference (one a starting day,
-   each left out of the climate it is compared with), and their spread in the window's season
-   (their root mean square, weighted by a Gaussian of `days` days over the day of the year);
+   each left out of the climate it is compared with), and their spread (their root mean square;
+   over the whole year, or weighted by a Gaussian of `spread_days` over the day of the year);
 4. the score: the window's anomaly in units of that spread; its threshold: the quantile of the
    reference windows' own scores (each one scored against a spread that leaves out the windows
    sharing a day with it) that leaves `false_alarm_rate` of them above it.
@@ -87,7 +87,7 @@ def circular_sum(table: Floats, days: int | None) -> Floats:
     import numpy as np
 
     if days is None or 2 * days + 1 >= DAYS_A_YEAR:
-        return T.cast("Floats", np.broadcast_to(table.sum(axis=0), table.shape).copy())
+        return np.broadcast_to(table.sum(axis=0), table.shape).copy()
     padded = np.concatenate([table[-days:], table, table[:days]]) if days else table
     running = np.concatenate([np.zeros((1, table.shape[1])), np.cumsum(padded, axis=0)])
     return T.cast("Floats", running[2 * days + 1 :] - running[: -(2 * days + 1)])
@@ -109,25 +109,25 @@ class Null:
         anomalies: the anomaly of each window (with enough hours).
         middles: the day of the year of each window's middle.
         starts: the first day of each window, in days since the reference's first day.
-        days: the climate's half-width and the seasonal spread's bandwidth (None: the whole year).
         length: the windows' length in days.
+        bandwidth: the spread's season in days: the windows' weight is a Gaussian of this width
+            over the day of the year (None: every window weighs the same, one spread a year).
     """
 
     anomalies: Floats
     middles: Floats
     starts: Floats
-    days: int | None
     length: int
+    bandwidth: float | None
 
     def weights(self, middle: float) -> Floats:
         """Return the weight of each reference window in the spread of a season."""
         import numpy as np
 
-        if self.days is None:
-            return T.cast("Floats", np.ones_like(self.anomalies))
-        return T.cast(
-            "Floats", np.exp(-0.5 * (circular_gap(self.middles, middle) / self.days) ** 2)
-        )
+        if self.bandwidth is None:
+            return np.ones_like(self.anomalies)
+        gaps = circular_gap(self.middles, middle) / self.bandwidth
+        return T.cast("Floats", np.exp(-0.5 * gaps**2))
 
     def spread(self, middle: float) -> float:
         """Return the root mean square of the anomalies of the season of a day of the year."""
@@ -140,15 +140,15 @@ class Null:
         """Return each reference window's anomaly over the spread of the windows apart from it."""
         import numpy as np
 
-        if self.days is None:
+        if self.bandwidth is None:
             weights = np.ones((len(self.anomalies), len(self.anomalies)))
         else:
             gaps = circular_gap(self.middles[:, None], self.middles[None, :])
-            weights = np.exp(-0.5 * (gaps / self.days) ** 2)
+            weights = np.exp(-0.5 * (gaps / self.bandwidth) ** 2)
         apart = np.abs(self.starts[:, None] - self.starts[None, :]) >= self.length
         weights = np.where(apart, weights, 0.0)
         spreads = np.sqrt(weights @ self.anomalies**2 / np.maximum(weights.sum(axis=1), 1e-12))
-        return T.cast("Floats", np.abs(self.anomalies) / np.maximum(spreads, 1e-12))
+        return np.abs(self.anomalies) / np.maximum(spreads, 1e-12)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,14 +192,14 @@ class Climate:
         differences = (values[known].to_numpy(dtype=float) - climate)[counts > 0]
         return float(differences.mean()) if len(differences) else None
 
-    def null(self, length: int) -> Null:
+    def null(self, length: int, bandwidth: float | None = None) -> Null:
         """Return the anomaly of every window of `length` days of the reference (left out)."""
         import numpy as np
 
         grid = self.grid
         days = len(grid.day_of_year) - length + 1
         if days <= 0:
-            return Null(np.zeros(0), np.zeros(0), np.zeros(0), self.days, length)
+            return Null(np.zeros(0), np.zeros(0), np.zeros(0), length, bandwidth)
         starts = np.arange(days)
         inside = starts[:, None] + np.arange(length)[None, :]  # windows x days
         own_sums = np.cumsum(np.concatenate([np.zeros((1, 24)), grid.sums]), axis=0)
@@ -214,7 +214,7 @@ class Climate:
         full = hours >= MIN_COVERAGE * length * HOURS_A_DAY
         anomalies = differences.sum(axis=(1, 2))[full] / hours[full]
         middles = grid.day_of_year[starts + length // 2][full].astype(float)
-        return Null(anomalies, middles, starts[full].astype(float), self.days, length)
+        return Null(anomalies, middles, starts[full].astype(float), length, bandwidth)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,6 +243,7 @@ def evidence(
     middle: pd.Timestamp,
     days: int | None,
     length: int,
+    spread_days: float | None = None,
 ) -> Evidence | None:
     """Score a window's anomaly against the reference (None: too little data to judge).
 
@@ -254,13 +255,14 @@ def evidence(
         middle: the middle of the window (its season).
         days: the season's half-width (at least `length`; None: the whole year).
         length: the window's length in days.
+        spread_days: the bandwidth of the season of the spread (None: one spread a year).
     """
     import numpy as np
     import pandas as pd
 
     climate = Climate.of(Grid.of(reference, reference_times), days)
     anomaly = climate.anomaly(current, current_times)
-    null = climate.null(length)
+    null = climate.null(length, spread_days)
     if anomaly is None or len(null.anomalies) < MIN_WINDOWS:
         return None
     spread = null.spread(float(day_of_year(pd.DatetimeIndex([middle]))[0]))
