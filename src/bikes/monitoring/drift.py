@@ -1,4 +1,4 @@
-"""Data drift of a window against its reference: one distance a monitored column.
+"""Data drift of a window against its reference: one score a monitored column.
 
 Which columns are monitored, and why (the defaults, see `default_columns`):
 
@@ -35,19 +35,21 @@ if T.TYPE_CHECKING:
     from bikes.monitoring.windows import Window
 
 PREDICTION = "prediction"
+JENSEN_SHANNON = "jensen_shannon"
 SEASONAL = "seasonal_anomaly"
 SEASONAL_SHARES = "seasonal_shares"
 
 
 @dataclasses.dataclass(frozen=True)
 class ColumnDrift:
-    """The drift of one column: its distance to the reference and the threshold it is held to.
+    """The drift of one column: its score against the reference and the threshold it is held to.
 
     Attributes:
         column: name of the column.
-        statistic: name of the distance (`wasserstein` or `jensen_shannon`).
-        score: the distance (None when the window or the reference has no value of the column).
-        threshold: the largest distance that is not drift.
+        statistic: name of the score (`seasonal_anomaly`, `seasonal_shares`, or the distances
+            `wasserstein` and `jensen_shannon`).
+        score: the score (None when the window or the reference has too little of the column).
+        threshold: the largest score that is not drift (calibrated, or set in the config).
         psi: population stability index, a second opinion (not bounded).
         detail: what moved, in the column's unit (e.g. `mean +0.19`), when the statistic says.
     """
@@ -172,13 +174,13 @@ class CategoricalColumn(Column):
         reference, current = sample.column(self.name)
         before, after = reference.dropna(), current.dropna()
         if before.empty or after.empty:
-            return ColumnDrift(self.name, "jensen_shannon", None, self.threshold, None)
+            return ColumnDrift(self.name, JENSEN_SHANNON, None, self.threshold, None)
         categories = sorted(set(before.unique()) | set(after.unique()))
         expected = statistics.shares(before, categories)
         actual = statistics.shares(after, categories)
         score = statistics.jensen_shannon(expected, actual)
         psi = statistics.psi_of_shares(expected, actual)
-        return ColumnDrift(self.name, "jensen_shannon", score, self.threshold, psi)
+        return ColumnDrift(self.name, JENSEN_SHANNON, score, self.threshold, psi)
 
 
 class SeasonalColumn(Column):
