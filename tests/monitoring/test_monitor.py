@@ -80,8 +80,22 @@ def test_a_warmer_window_drifts_naming_the_temperature(
     result = observe(checks, bench.shift(rows, "temp", 0.2), reference).result
     assert "temp" in result.drift.drifted
     assert "atemp" not in result.drift.drifted
-    assert any(breach.startswith("drift of temp: wasserstein") for breach in result.breaches)
+    assert any(breach.startswith("drift of temp: seasonal_anomaly") for breach in result.breaches)
+    assert "(mean +0.2" in "; ".join(result.breaches)  # the 0.2 shifted, and the week's own
     assert result.drift.share == pytest.approx(1 / 5)
+
+
+def test_distances_to_the_season_are_still_offered_with_hand_set_thresholds(
+    checks: Checks, reference: Reference, current: pd.DataFrame
+) -> None:
+    columns = [drift.CategoricalColumn(name="weathersit"), drift.ContinuousColumn(name="temp")]
+    distances = checks.drift.model_copy(update={"columns": columns})
+    scaled = checks.model_copy(update={"drift": distances.scaled(reference.inputs)})
+    _, rows = first_week(current)
+    assert observe(scaled, rows, reference).result.drift.drifted == []
+    result = observe(scaled, bench.shift(rows, "temp", 0.2), reference).result
+    assert result.drift.drifted == ["temp"]
+    assert result.drift.breaches[0].startswith("drift of temp: wasserstein")
 
 
 def test_a_tolerated_share_of_drifted_columns_does_not_breach(

@@ -9,7 +9,7 @@ import pydantic as pdt
 
 from bikes.core.intervals import LOWER, UPPER
 from bikes.monitoring import windows
-from bikes.monitoring.drift import PREDICTION, DriftCheck, DriftResult
+from bikes.monitoring.drift import PREDICTION, DriftCheck, DriftResult, Sample
 from bikes.monitoring.performance import Baseline, PerformanceCheck, PerformanceResult
 from bikes.monitoring.quality import QualityCheck, QualityResult
 
@@ -161,7 +161,17 @@ class Checks(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
             reference.times, window, self.drift.seasonal_days, self.drift.min_reference_rows
         )
         matched = reference.inputs.loc[mask]
-        drifted = self.drift.measure(matched, current, seasonal)
+        outside = ~window.contains(reference.times)
+        sample = Sample(
+            window=window,
+            current=current,
+            current_times=times,
+            matched=matched,
+            reference=reference.inputs.loc[outside],
+            reference_times=reference.times[outside],
+            seasonal_days=self.drift.seasonal_days if seasonal else None,
+        )
+        drifted = self.drift.measure(sample, seasonal)
         scored = None
         if actuals is not None:
             known = actuals.reindex(current.index)

@@ -69,7 +69,7 @@ def side_by_side(axis: T.Any, before: pd.Series[T.Any], after: pd.Series[T.Any],
     """Draw the shares of the reference's and the window's values on one axis."""
     import numpy as np
 
-    if kind == "jensen_shannon":
+    if kind in (drift.JENSEN_SHANNON, drift.SEASONAL_SHARES):
         categories = sorted(set(before.unique()) | set(after.unique()))
         places = np.arange(len(categories))
         for offset, values, label, color in [
@@ -91,7 +91,7 @@ def side_by_side(axis: T.Any, before: pd.Series[T.Any], after: pd.Series[T.Any],
 
 
 def drift_bars(result: WindowResult) -> Figure:
-    """Plot the distance of each column as a multiple of its threshold (over 1: drifted)."""
+    """Plot the score of each column as a multiple of its threshold (over 1: drifted)."""
     from bikes.io import plots
 
     found = result.drift
@@ -103,7 +103,7 @@ def drift_bars(result: WindowResult) -> Figure:
     colors = [ALERT_COLOR if column.drifted else REFERENCE_COLOR for column in scored]
     axis.barh([column.column for column in scored][::-1], ratios[::-1], color=colors[::-1])
     axis.axvline(1.0, color="black", linewidth=1)
-    axis.set(title="Drift of each column (distance / threshold)", xlabel="distance / threshold")
+    axis.set(title="Drift of each column (score / threshold)", xlabel="score / threshold")
     return figure
 
 
@@ -149,6 +149,11 @@ def table(header: T.Sequence[str], rows: T.Iterable[T.Sequence[object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def yes(flag: bool) -> str:
+    """Return `yes` for a true flag, nothing for a false one."""
+    return "yes" if flag else ""
+
+
 def sections(result: WindowResult) -> list[str]:
     """Return the HTML tables of a window: drift, quality and performance."""
     found, checked = result.drift, result.quality
@@ -159,9 +164,9 @@ def sections(result: WindowResult) -> list[str]:
         f" ({found.share:.0%} of {len(found.columns)}); reference:"
         f" {found.reference_rows} hours {'of the same season' if found.seasonal else ''}</p>",
         table(
-            ["column", "statistic", "distance", "threshold", "PSI", "drifted"],
+            ["column", "statistic", "score", "threshold", "PSI", "drifted", "what moved"],
             [
-                (d.column, d.statistic, d.score, d.threshold, d.psi, "yes" if d.drifted else "")
+                (d.column, d.statistic, d.score, d.threshold, d.psi, yes(d.drifted), d.detail)
                 for d in drifts
             ],
         ),
