@@ -56,9 +56,7 @@ def test_backtest_scores_each_month_against_the_baselines(
     assert run.data.metrics["mean_seasonal_naive_mae"] == pytest.approx(
         out.means["seasonal_naive_mae"]
     )
-    assert run.data.metrics["mean_model_coverage"] == pytest.approx(
-        folds["model_coverage"].mean()
-    )
+    assert run.data.metrics["mean_model_coverage"] == pytest.approx(folds["model_coverage"].mean())
     files = {item.path for item in client.list_artifacts(out.run_id, "backtesting")}
     assert files == {"backtesting/folds.csv", "backtesting/folds.md", "backtesting/folds.png"}
     table = client.download_artifacts(out.run_id, "backtesting/folds.csv")

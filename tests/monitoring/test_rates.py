@@ -30,6 +30,7 @@ def checks(reference: Reference) -> Checks:
     return synthetic.scaled_checks(reference)
 
 
+@pytest.mark.slow
 def test_control_windows_of_the_reference_period_stay_quiet_and_shifts_are_named(
     checks: Checks, reference: Reference
 ) -> None:
@@ -41,6 +42,7 @@ def test_control_windows_of_the_reference_period_stay_quiet_and_shifts_are_named
     assert rates.detected["weathersit 2 doubled"] >= 0.95 * WINDOWS
 
 
+@pytest.mark.slow
 def test_without_seasons_the_control_alarms_and_a_warmer_week_hides_in_the_year(
     checks: Checks, reference: Reference
 ) -> None:
