@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
+import time
 import types as TS
 import typing as T
 from pathlib import Path
+
+if T.TYPE_CHECKING:
+    from bikes.io import configs
 
 EPILOG = """\
 configs are merged from left to right, then the extras, with OmegaConf (interpolation included).
@@ -103,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
         print(SCHEMA.read_text(encoding="utf-8"), end="")
         return 0
 
-    from bikes import settings
     from bikes.io import configs
 
     if not args.files and not args.extras:
@@ -112,10 +116,41 @@ def run(args: argparse.Namespace) -> int:
     strings = [configs.parse_string(string) for string in args.extras]
     config = configs.merge_configs([*files, *strings])
     origin = ", ".join(args.files) or "--extras"
+    announce(config, origin)
+    from bikes import settings  # the jobs and their libraries: seconds
+
     setting = configs.validate(settings.MainSettings, configs.to_object(config), origin=origin)
     with setting.job as runner:
-        runner.run()
+        start = time.perf_counter()
+        result = runner.run()
+        runner.conclude(result, time.perf_counter() - start)
     return 0
+
+
+def announce(config: configs.Config, origin: str) -> None:
+    """Say what the job is about to do, before its libraries load (seconds for MLflow, pandas).
+
+    Said to a person at a terminal only: a log read later has the job's own lines, and an error
+    stays one line. The line comes from the job's description in the shipped schema: no job module
+    is imported, no interpolation resolved. Nothing is said for an unknown job (the validation
+    names it) or a job that logs JSON lines.
+    """
+    import omegaconf as oc
+
+    if not sys.stderr.isatty():
+        return
+
+    try:
+        kind = oc.OmegaConf.select(config, "job.KIND")
+        serialize = oc.OmegaConf.select(config, "job.logger_service.serialize")
+    except oc.errors.OmegaConfBaseException:  # the validation says what is wrong
+        return
+    definitions = json.loads(SCHEMA.read_text(encoding="utf-8"))["$defs"]
+    if serialize is True or not isinstance(kind, str) or kind not in definitions:
+        return
+    what = definitions[kind].get("description", "").split("\n")[0].rstrip(".")
+    what = what[:1].lower() + what[1:]
+    print(f"bikes: {kind} ({origin}): {what}...", file=sys.stderr, flush=True)
 
 
 def cli() -> T.NoReturn:

@@ -146,6 +146,10 @@ class AlertsService(Service):
             loguru.logger.info("[alert] {}: {} (no desktop: {})", title, message, error)
 
 
+# where `mlflow ui` listens by default
+UI_ADDRESS = "http://127.0.0.1:5000"
+
+
 def default_tracking_uri() -> str:
     """Return the tracking URI of the environment, or the embedded SQLite store."""
     return os.getenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
@@ -233,6 +237,8 @@ class MlflowService(Service):
         os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = str(self.http_request_backoff_factor)
         # and prints links to each ended run on stdout, fetching the run again, over HTTP
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # and draws a progress bar on stderr at each model it loads (milliseconds from a store)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         project_run = os.getenv("MLFLOW_RUN_ID")
@@ -287,6 +293,16 @@ class MlflowService(Service):
             if sampler is not None:
                 sampler.stop()
             mlflow.end_run(status=status)
+
+    def ui_lines(self, run_id: str) -> list[str]:
+        """Return where to look at a run: the address of its page, and how to start the UI."""
+        experiment_id = self.client().get_run(run_id).info.experiment_id
+        remote = self.tracking_uri.startswith(("http://", "https://"))
+        root = self.tracking_uri.rstrip("/") if remote else UI_ADDRESS
+        lines = [f"MLflow run: {root}/#/experiments/{experiment_id}/runs/{run_id}"]
+        if not remote:
+            lines.append(f"MLflow UI: mlflow ui --backend-store-uri {self.tracking_uri}")
+        return lines
 
     def registry(self) -> tracking.Registry:
         """Return the registered model of this service (`registry_name`) in its registry."""

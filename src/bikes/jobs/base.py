@@ -25,6 +25,22 @@ class Result:
         fields = (f"{field.name}={getattr(self, field.name)}" for field in dataclasses.fields(self))
         return ", ".join(fields)
 
+    def lines(self) -> list[str]:
+        """Return the lines of the closing summary: one a field, numbers rounded, steps indented."""
+        lines = []
+        for field in dataclasses.fields(self):
+            value, name = getattr(self, field.name), field.name.replace("_", " ")
+            if (
+                isinstance(value, dict)
+                and value
+                and all(isinstance(v, Result) for v in value.values())
+            ):
+                for key, nested in value.items():
+                    lines += [f"{key}:", *(f"  {line}" for line in nested.lines())]
+            else:
+                lines.append(f"{name}: {display(value)}")
+        return lines
+
 
 @dataclasses.dataclass(frozen=True)
 class RunResult(Result):
@@ -35,6 +51,21 @@ class RunResult(Result):
     """
 
     run_id: str
+
+
+def display(value: object) -> str:
+    """Return a value as a person reads it: 4 significant digits, lists and mappings flat."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {display(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(display(item) for item in value) or "none"
+    if value is None:
+        return "none"
+    if hasattr(value, "shape"):  # a data frame or an array: its size, not its values
+        return f"{len(T.cast(T.Sized, value))} rows"
+    return str(value)
 
 
 def rounded(scores: T.Mapping[str, float], digits: int = 4) -> dict[str, float]:
@@ -113,6 +144,15 @@ class Job(abc.ABC, pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
     def registry_reads(self, registry: tracking.Registry) -> dict[str, int | None]:
         """Return the registry state the job reads, e.g. the version holding an alias (none)."""
         return {}
+
+    def conclude(self, result: Result, seconds: float) -> str:
+        """Log and return the closing summary of a run: what it made, where to look at it."""
+        lines = [f"{self.KIND} done in {seconds:.1f}s", *result.lines()]
+        if isinstance(result, RunResult) and self.uses_mlflow:
+            lines += self.mlflow_service.ui_lines(result.run_id)
+        summary = "\n  ".join(lines)
+        logger.info("{}", summary)
+        return summary
 
     @abc.abstractmethod
     def run(self) -> Result:
