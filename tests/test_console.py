@@ -88,7 +88,8 @@ def test_ui_lines_point_at_the_run(tracking_uri: str) -> None:
         pass
     page, command = service.ui_lines(run.id)
     assert (
-        page == f"MLflow run: http://127.0.0.1:5000/#/experiments/{run.experiment_id}/runs/{run.id}"
+        page
+        == f"MLflow run: http://127.0.0.1:5000/#/experiments/{run.experiment_id}/runs/{run.id}?workflowType=machine_learning"
     )
     assert command == f"MLflow UI: mlflow ui --backend-store-uri {tracking_uri}"
 

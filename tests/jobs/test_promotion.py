@@ -71,7 +71,7 @@ def test_gate_refuses_a_worse_candidate_unless_forced(
     assert "force: true" in message
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"bikes: error: {message}"
     assert champion() == registered_model["version"]
-    runs = mlflow.search_runs(filter_string="attributes.run_name = 'Promotion'")
+    runs = mlflow.search_runs(filter_string="attributes.run_name LIKE 'Promotion %'")
     assert set(runs["status"]) == {"FAILED"}
     assert runs["metrics.champion_root_mean_squared_error"].notna().all()
     assert (

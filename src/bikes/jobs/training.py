@@ -15,7 +15,7 @@ from loguru import logger
 from bikes.core import metrics as metrics_
 from bikes.core import models
 from bikes.core.errors import ConfigError
-from bikes.io import catalog, configs, datasets, registries, services
+from bikes.io import cards, catalog, configs, datasets, registries, services
 from bikes.jobs import base
 from bikes.utils import signers
 
@@ -157,9 +157,11 @@ class TrainingJob(base.Job):
             scores = {
                 metric.name: metric.score(actual, outputs["prediction"]) for metric in self.metrics
             }
-            run.log_metrics(scores)
+            run.log_metrics(scores, split="test")
             logger.info("Test scores: {}", base.rounded(scores))
             version = self.register(run, model, test.inputs, outputs, digest)
+            registry = self.mlflow_service.registry()
+            cards.describe(registry, version, scores=scores, train=train, test=test, digest=digest)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
