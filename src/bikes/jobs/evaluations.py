@@ -9,7 +9,7 @@ import pydantic as pdt
 from loguru import logger
 
 from bikes.core.metrics import MetricsKind, SklearnMetric, Threshold
-from bikes.io import catalog, datasets, registries, services
+from bikes.io import catalog, datasets, registries, reports, services
 from bikes.jobs import base
 
 if T.TYPE_CHECKING:
@@ -58,6 +58,7 @@ class EvaluationsResult(base.RunResult):
     rows: int
     scores: dict[str, float]
     breaches: list[str]
+    report: str | None = None
 
 
 class EvaluationsJob(base.Job):
@@ -74,6 +75,7 @@ class EvaluationsJob(base.Job):
         loader: loader of the registered model.
         metrics: metrics to compute, logged with their natural sign.
         thresholds: bounds that the metrics must respect.
+        report: the report page of the version (a model card), logged and written to `outputs/`.
     """
 
     KIND: T.Literal["EvaluationsJob"] = "EvaluationsJob"
@@ -93,6 +95,7 @@ class EvaluationsJob(base.Job):
     )
     metrics: MetricsKind = pdt.Field(default_factory=default_metrics, min_length=1)
     thresholds: list[Threshold] = pdt.Field(default_factory=default_thresholds)
+    report: reports.ModelCard = pdt.Field(default_factory=reports.ModelCard)
 
     @pdt.model_validator(mode="after")
     def thresholds_of_metrics(self) -> T.Self:
@@ -132,8 +135,8 @@ class EvaluationsJob(base.Job):
             run.set_tags(
                 {"model_uri": uri, "model_name": model.name, "model_version": model.version}
             )
-            self.log(run, test, outputs)
             run.log_metrics(scores, split="test")
+            page = self.log(run, model, test, outputs, scores)
             run.set_tags({"thresholds": "breached" if breaches else "passed"})
             if breaches:  # in the run, which fails and still shows why
                 raise CheckError(f"{uri} (version {model.version}): " + "; ".join(breaches))
@@ -143,10 +146,20 @@ class EvaluationsJob(base.Job):
             message=", ".join(f"{name} = {score:.4g}" for name, score in scores.items()),
         )
         version = model.version or 0
-        return EvaluationsResult(run.id, uri, version, len(test.inputs), scores, breaches)
+        return EvaluationsResult(run.id, uri, version, len(test.inputs), scores, breaches, page)
 
-    def log(self, run: tracking.Run, test: datasets.Labelled, outputs: pd.DataFrame) -> None:
-        """Log the evaluation data with its predictions (lineage), and the evaluation's plots."""
+    def log(
+        self,
+        run: tracking.Run,
+        model: registries.LoadedModel,
+        test: datasets.Labelled,
+        outputs: pd.DataFrame,
+        scores: dict[str, float],
+    ) -> str | None:
+        """Log the evaluation data with its predictions (lineage), the plots and the report.
+
+        Returns the path of the report page (None when it is off).
+        """
         from bikes.core.schemas import TARGET
         from bikes.io import plots
 
@@ -156,5 +169,19 @@ class EvaluationsJob(base.Job):
             name="evaluation", data=evaluation, targets=TARGET, predictions="prediction"
         )
         run.log_input(lineage, context="evaluation")
-        for name, figure in plots.evaluation(test.inputs, actual, predicted).items():
+        figures = plots.evaluation(test.inputs, actual, predicted)
+        for name, figure in figures.items():
             run.log_figure(figure, f"evaluations/{name}.png")
+        if not self.report.enable or model.version is None:
+            return None
+        return self.report.report(
+            run=run,
+            registry=self.mlflow_service.registry(),
+            loader=self.loader,
+            model=model,
+            test=test,
+            scores=scores,
+            metrics=self.metrics,
+            figures=figures,
+            test_digest=lineage.digest,
+        )

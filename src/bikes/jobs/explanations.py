@@ -117,12 +117,13 @@ class ExplanationsJob(base.Job):
         values: pd.DataFrame,
         importances: pd.DataFrame,
     ) -> None:
-        """Log the SHAP summary and the importances as figures, and the importances table."""
-        from bikes.io import plots
+        """Log the SHAP summary and the importances as figures (in the model's target's unit)."""
+        from bikes.io import plots, reports
 
-        features = plots.feature_values(pipeline, inputs)
-        run.log_figure(plots.shap_summary(values, features), "explanations/shap_summary.png")
-        run.log_figure(plots.importances(importances), "explanations/importances.png")
+        features, unit = plots.feature_values(pipeline, inputs), reports.target_unit(pipeline)
+        summary = plots.shap_summary(values, features, unit=unit)
+        run.log_figure(summary, "explanations/shap_summary.png")
+        run.log_figure(plots.importances(importances, unit=unit), "explanations/importances.png")
         run.log_artifact(self.feature_importances.path, folder="explanations")
 
     def read(self) -> pd.DataFrame:
