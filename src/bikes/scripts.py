@@ -25,6 +25,8 @@ A run interrupted or terminated ends as KILLED in MLflow.
 examples: bikes confs/preparation.yaml
           bikes confs/training.yaml -e job.inputs.limit=1000
           bikes confs/pipeline.yaml
+completion: add `eval "$(bikes --completion bash)"` to ~/.bashrc (zsh: ~/.zshrc; fish:
+          bikes --completion fish > ~/.config/fish/completions/bikes.fish)
 """
 
 # the JSON schema of the configs, generated from `settings.MainSettings` by `inv docs.schema` (a
@@ -45,6 +47,11 @@ parser.add_argument(
     "-s", "--schema", action="store_true", help="print the JSON schema of the configs and exit"
 )
 parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
+parser.add_argument(
+    "--completion",
+    choices=["bash", "zsh", "fish"],
+    help='print the shell completion of bikes and exit: eval "$(bikes --completion bash)"',
+)
 
 
 class Terminated(KeyboardInterrupt):
@@ -106,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
     """Print the schema, or validate the settings and run the job."""
     if args.schema:
         print(SCHEMA.read_text(encoding="utf-8"), end="")
+        return 0
+    if args.completion:
+        from bikes import completions
+
+        print(completions.script(parser, args.completion), end="")
         return 0
 
     from bikes.io import configs
