@@ -48,6 +48,11 @@ parser.add_argument(
 )
 parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
 parser.add_argument(
+    "--sample-inputs",
+    metavar="FILE",
+    help="write 24 hours of model inputs (CSV, or JSON for .json) for mlflow models predict, exit",
+)
+parser.add_argument(
     "--completion",
     choices=["bash", "zsh", "fish"],
     help='print the shell completion of bikes and exit: eval "$(bikes --completion bash)"',
@@ -114,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if args.schema:
         print(SCHEMA.read_text(encoding="utf-8"), end="")
         return 0
+    if args.sample_inputs:
+        write_sample_inputs(args.sample_inputs)
+        print(f"bikes: wrote 24 hours of model inputs to {args.sample_inputs}", file=sys.stderr)
+        return 0
     if args.completion:
         from bikes import completions
 
@@ -137,6 +146,32 @@ def run(args: argparse.Namespace) -> int:
         result = runner.run()
         runner.conclude(result, time.perf_counter() - start)
     return 0
+
+
+def write_sample_inputs(path: str) -> None:
+    """Write the 24 hours of July 4, 2012 in the model's encodings (CSV, or JSON for `.json`).
+
+    The inputs of `mlflow models predict -i FILE -t csv` (or `-t json`): the columns of the
+    model's signature, one row an hour of the serving example's day. Written atomically.
+    """
+    import csv
+    import os
+
+    from bikes.serving.encodings import EXAMPLE_INPUTS
+
+    rows = [{**EXAMPLE_INPUTS, "hr": hour} for hour in range(24)]
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as file:
+        if target.suffix == ".json":  # MLflow's scoring protocol, split orientation
+            columns = list(EXAMPLE_INPUTS)
+            data = [[row[name] for name in columns] for row in rows]
+            json.dump({"dataframe_split": {"columns": columns, "data": data}}, file)
+        else:
+            writer = csv.DictWriter(file, fieldnames=list(EXAMPLE_INPUTS))
+            writer.writeheader()
+            writer.writerows(rows)
+    temporary.replace(target)
 
 
 def announce(config: configs.Config, origin: str) -> None:
