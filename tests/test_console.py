@@ -64,6 +64,7 @@ class MadeResult(base.RunResult):
     paths: list[str]
     share: float
     alert: str | None
+    rows: int = 17379
 
 
 def test_summary_lines_round_numbers_and_indent_steps() -> None:
@@ -76,6 +77,7 @@ def test_summary_lines_round_numbers_and_indent_steps() -> None:
         "paths: a.parquet, b.parquet",
         "share: 0.3333",
         "alert: none",
+        "rows: 17,379",
     ]
     pipeline = jobs.PipelineResult("parent", {"confs/x.yaml": made})
     assert pipeline.lines()[1:3] == ["confs/x.yaml:", "  run id: abc"]

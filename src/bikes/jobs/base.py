@@ -55,8 +55,8 @@ class RunResult(Result):
 
 def display(value: object) -> str:
     """Return a value as a person reads it: 4 significant digits, lists and mappings flat."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:.4g}" if isinstance(value, float) else f"{value:,}"  # 437,555,200
     if isinstance(value, dict):
         return ", ".join(f"{key} {display(item)}" for key, item in value.items()) or "none"
     if isinstance(value, list | tuple):
