@@ -63,8 +63,13 @@ def columns() -> list[tuple[str, str, str, str]]:
 
 
 def columns_markdown() -> str:
-    """Return the input columns as a markdown table."""
-    lines = ["| input column | type | range | meaning |", "| --- | --- | --- | --- |"]
+    """Return the input columns as a markdown table, after a line that introduces it."""
+    lines = [
+        "The input columns, as the inputs schema checks them:",
+        "",
+        "| input column | type | range | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [
         f"| `{name}` | {kind} | {bounds} | {what} |" for name, kind, bounds, what in columns()
     ]
