@@ -9,6 +9,7 @@ from benchmarks import workspace
 from benchmarks.measure import Stats
 from benchmarks.report import Result, Target
 from benchmarks.session import DEFAULT_VERSION, REFERENCE_VERSION, UNTUNED_VERSION
+from bikes.io.tracking import split_name
 
 if T.TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +30,12 @@ def scores(session: Session, folder: Path) -> None:
     metrics = {}
     for version in (DEFAULT_VERSION, REFERENCE_VERSION, UNTUNED_VERSION):
         run_id = client.get_model_version("bikes", str(version)).run_id
-        metrics[version] = client.get_run(run_id).data.metrics
+        logged = client.get_run(run_id).data.metrics
+        # by the names of the metrics, whether logged as `test_rmse` or `root_mean_squared_error`
+        metrics[version] = {
+            name: logged.get(split_name(name, "test"), logged.get(name, float("nan")))
+            for name in METRICS
+        }
     reference = metrics[REFERENCE_VERSION]
     for metric, target in METRICS.items():
         value = Stats.of([metrics[DEFAULT_VERSION][metric]])

@@ -1,5 +1,6 @@
 """Doc tasks: build and serve the API documentation with pdoc (Google docstrings)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,13 +8,22 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-PDOC = "uv run python tasks/apidocs.py --docformat google --footer-text bikes bikes"
+# pdoc, with the real defaults of the Pydantic fields (see tasks/pdoc_site.py)
+PDOC = "uv run python -m tasks.pdoc_site --docformat google --footer-text bikes bikes"
+# the environment of a build: the site documents the defaults, never the builder's variables
+KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "UV_CACHE_DIR", "UV_PYTHON_DOWNLOADS")
+
+
+def environment() -> dict[str, str]:
+    """Return the minimal environment of a build (pdoc hides defaults equal to any variable)."""
+    return {name: os.environ[name] for name in KEPT if name in os.environ}
 
 
 @task
 def api(ctx: Context, output: str = "docs/") -> None:
     """Build the API documentation site into `output`, failing on any pdoc warning."""
-    result = ctx.run(f"{PDOC} --output-directory {output}", hide="err", warn=True)
+    command = f"{PDOC} --output-directory {output}"
+    result = ctx.run(command, hide="err", warn=True, env=environment(), replace_env=True)
     stderr = result.stderr if result is not None else ""
     warnings = [line for line in stderr.splitlines() if "warn" in line.lower()]
     if result is None or result.failed or warnings:
@@ -36,7 +46,8 @@ def schema(_: Context) -> None:
 @task
 def serve(ctx: Context, host: str = "127.0.0.1", port: int = 8088) -> None:
     """Serve the API documentation with live reload (Ctrl+C to stop)."""
-    ctx.run(f"{PDOC} --host {host} --port {port} --no-browser")
+    command = f"{PDOC} --host {host} --port {port} --no-browser"
+    ctx.run(command, env=environment(), replace_env=True)
 
 
 @task(pre=[api], default=True)

@@ -20,8 +20,17 @@ SYNTHETIC_DAYS = 90
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give each xdist worker one OpenMP thread: two workers of two threads on two cores spin."""
+    """Give each xdist worker one OpenMP thread: two workers of two threads on two cores spin.
+
+    The coverage gate (`fail_under` of `[tool.coverage.report]`) is the full suite's: a run of
+    some files or tests (`pytest tests/core/test_metrics.py`, `-k`) reports coverage, never fails
+    on it.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    coverage = config.pluginmanager.getplugin("_cov")
+    partial = config.args_source is not pytest.Config.ArgsSource.TESTPATHS or config.option.keyword
+    if coverage is not None and partial:
+        coverage.options.cov_fail_under = 0
 
 
 @pytest.hookimpl(trylast=True)

@@ -341,3 +341,43 @@ def test_full_or_read_only_artifact_store_is_a_fault(
     assert f"{Path.cwd()}/mlruns/" in last
     assert last.endswith(expected)
     assert "Traceback" not in process.stderr
+
+
+# %% SAMPLE INPUTS: what `mlflow models predict` and the serving job take
+
+
+@pytest.mark.parametrize("name", ["inputs.csv", "inputs.json"])
+def test_sample_inputs_are_what_the_model_takes(
+    name: str, registered_model: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from bikes.io import registries
+
+    assert scripts.main(["--sample-inputs", name]) == 0
+    assert f"wrote 24 hours of model inputs to {name}" in capsys.readouterr().err
+    if name.endswith(".json"):
+        split = json.loads(Path(name).read_text())["dataframe_split"]
+        inputs = pd.DataFrame(split["data"], columns=split["columns"])
+    else:
+        inputs = pd.read_csv(name)
+    assert inputs["hr"].tolist() == list(range(24))
+    model = registries.SklearnLoader().load(registered_model["uri"])
+    assert list(inputs.columns) == registries.model_columns(model.pipeline, list(inputs.columns))
+    predictions = model.predict(inputs)
+    assert len(predictions) == 24 and (predictions["prediction"] >= 0).all()
+
+
+@pytest.mark.slow
+def test_mlflow_models_predict_runs_on_the_sample_inputs(registered_model: dict[str, str]) -> None:
+    assert scripts.main(["--sample-inputs", "inputs.csv"]) == 0
+    mlflow = Path(sys.executable).parent / "mlflow"
+    command = [str(mlflow), "models", "predict", "-m", "models:/bikes@champion"]
+    process = subprocess.run(
+        [*command, "-i", "inputs.csv", "-t", "csv", "--env-manager", "local"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert len(json.loads(process.stdout.strip().splitlines()[-1])["predictions"]) == 24

@@ -8,6 +8,9 @@ from bikes import jobs
 with jobs.PreparationJob() as runner:
     runner.run()
 ```
+
+.. include:: ../../README.md
+   :start-line: 1
 """
 
 import typing as T

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
+import time
 import types as TS
 import typing as T
 from pathlib import Path
+
+if T.TYPE_CHECKING:
+    from bikes.io import configs
 
 EPILOG = """\
 configs are merged from left to right, then the extras, with OmegaConf (interpolation included).
@@ -20,6 +25,8 @@ A run interrupted or terminated ends as KILLED in MLflow.
 examples: bikes confs/preparation.yaml
           bikes confs/training.yaml -e job.inputs.limit=1000
           bikes confs/pipeline.yaml
+completion: add `eval "$(bikes --completion bash)"` to ~/.bashrc (zsh: ~/.zshrc; fish:
+          bikes --completion fish > ~/.config/fish/completions/bikes.fish)
 """
 
 # the JSON schema of the configs, generated from `settings.MainSettings` by `inv docs.schema` (a
@@ -40,6 +47,16 @@ parser.add_argument(
     "-s", "--schema", action="store_true", help="print the JSON schema of the configs and exit"
 )
 parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of errors")
+parser.add_argument(
+    "--sample-inputs",
+    metavar="FILE",
+    help="write 24 hours of model inputs (CSV, or JSON for .json) for mlflow models predict, exit",
+)
+parser.add_argument(
+    "--completion",
+    choices=["bash", "zsh", "fish"],
+    help='print the shell completion of bikes and exit: eval "$(bikes --completion bash)"',
+)
 
 
 class Terminated(KeyboardInterrupt):
@@ -102,8 +119,16 @@ def run(args: argparse.Namespace) -> int:
     if args.schema:
         print(SCHEMA.read_text(encoding="utf-8"), end="")
         return 0
+    if args.sample_inputs:
+        write_sample_inputs(args.sample_inputs)
+        print(f"bikes: wrote 24 hours of model inputs to {args.sample_inputs}", file=sys.stderr)
+        return 0
+    if args.completion:
+        from bikes import completions
 
-    from bikes import settings
+        print(completions.script(parser, args.completion), end="")
+        return 0
+
     from bikes.io import configs
 
     if not args.files and not args.extras:
@@ -112,10 +137,67 @@ def run(args: argparse.Namespace) -> int:
     strings = [configs.parse_string(string) for string in args.extras]
     config = configs.merge_configs([*files, *strings])
     origin = ", ".join(args.files) or "--extras"
+    announce(config, origin)
+    from bikes import settings  # the jobs and their libraries: seconds
+
     setting = configs.validate(settings.MainSettings, configs.to_object(config), origin=origin)
     with setting.job as runner:
-        runner.run()
+        start = time.perf_counter()
+        result = runner.run()
+        runner.conclude(result, time.perf_counter() - start)
     return 0
+
+
+def write_sample_inputs(path: str) -> None:
+    """Write the 24 hours of July 4, 2012 in the model's encodings (CSV, or JSON for `.json`).
+
+    The inputs of `mlflow models predict -i FILE -t csv` (or `-t json`): the columns of the
+    model's signature, one row an hour of the serving example's day. Written atomically.
+    """
+    import csv
+    import os
+
+    from bikes.serving.encodings import EXAMPLE_INPUTS
+
+    rows = [{**EXAMPLE_INPUTS, "hr": hour} for hour in range(24)]
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as file:
+        if target.suffix == ".json":  # MLflow's scoring protocol, split orientation
+            columns = list(EXAMPLE_INPUTS)
+            data = [[row[name] for name in columns] for row in rows]
+            json.dump({"dataframe_split": {"columns": columns, "data": data}}, file)
+        else:
+            writer = csv.DictWriter(file, fieldnames=list(EXAMPLE_INPUTS))
+            writer.writeheader()
+            writer.writerows(rows)
+    temporary.replace(target)
+
+
+def announce(config: configs.Config, origin: str) -> None:
+    """Say what the job is about to do, before its libraries load (seconds for MLflow, pandas).
+
+    Said to a person at a terminal only: a log read later has the job's own lines, and an error
+    stays one line. The line comes from the job's description in the shipped schema: no job module
+    is imported, no interpolation resolved. Nothing is said for an unknown job (the validation
+    names it) or a job that logs JSON lines.
+    """
+    import omegaconf as oc
+
+    if not sys.stderr.isatty():
+        return
+
+    try:
+        kind = oc.OmegaConf.select(config, "job.KIND")
+        serialize = oc.OmegaConf.select(config, "job.logger_service.serialize")
+    except oc.errors.OmegaConfBaseException:  # the validation says what is wrong
+        return
+    definitions = json.loads(SCHEMA.read_text(encoding="utf-8"))["$defs"]
+    if serialize is True or not isinstance(kind, str) or kind not in definitions:
+        return
+    what = definitions[kind].get("description", "").split("\n")[0].rstrip(".")
+    what = what[:1].lower() + what[1:]
+    print(f"bikes: {kind} ({origin}): {what}...", file=sys.stderr, flush=True)
 
 
 def cli() -> T.NoReturn:

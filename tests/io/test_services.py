@@ -55,11 +55,16 @@ def test_mlflow_uris_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_mlflow_run_context_records_system_metrics(tracking_uri: str) -> None:
     import time
 
-    service = services.MlflowService(experiment_name="tests", system_metrics_interval=0.2)
+    service = services.MlflowService(
+        experiment_name="tests", system_metrics_interval=0.2, system_metrics_min_seconds=1.0
+    )
     service.start()
     run_config = services.MlflowService.RunConfig(name="run", tags={"k": "v"})
     with service.run_context(run_config) as run:
         time.sleep(1.5)
+    with service.run_context(run_config) as short:
+        time.sleep(0.5)
+    assert not service.client().get_run(short.id).data.metrics  # under a second: no samples
     finished = service.client().get_run(run.id)
     assert finished.info.status == "FINISHED"
     assert finished.data.tags["k"] == "v"

@@ -57,7 +57,7 @@ def test_an_interrupted_run_ends_killed(tracking_uri: str, interrupt: type[BaseE
 
 
 def test_system_metrics_are_sampled_into_the_run(tracking_uri: str) -> None:
-    service = services.MlflowService(system_metrics_interval=0.1)
+    service = services.MlflowService(system_metrics_interval=0.1, system_metrics_min_seconds=0)
     service.start()
     with service.run_context(RunConfig(name="sampled")) as run:
         time.sleep(0.5)
@@ -149,3 +149,44 @@ def test_version_of_an_mlflow_version(registered_model: dict[str, str]) -> None:
     )
     assert registry.run_metric(version, "root_mean_squared_error") is not None
     assert registry.run_metric(version, "nope") is None
+
+
+def test_run_metrics_read_by_split_or_by_their_old_names(tracking_uri: str) -> None:
+    service = started()
+    registry = service.registry()
+    with service.run_context(services.MlflowService.RunConfig(name="old")) as run:
+        run.log_metrics({"root_mean_squared_error": 2.0})  # as runs logged them before the splits
+        run.log_metrics({"validation_root_mean_squared_error": 4.0})
+    with service.run_context(services.MlflowService.RunConfig(name="new")) as new:
+        new.log_metrics({"root_mean_squared_error": 1.0, "max_error": 3.0}, split="test")
+    logged = service.client().get_run(new.id).data.metrics
+    assert set(logged) == {"test_rmse", "test_max_error"}
+    old_version = tracking.Version("bikes", 1, run.id, {})
+    new_version = tracking.Version("bikes", 2, new.id, {})
+    assert registry.run_metric(old_version, "root_mean_squared_error") == 2.0
+    assert registry.run_metric(new_version, "root_mean_squared_error") == 1.0
+    assert registry.run_metric(old_version, "root_mean_squared_error", "validation") == 4.0
+    # a test score never stands in for a validation one: selection stays off the test split
+    assert registry.run_metric(new_version, "root_mean_squared_error", "validation") is None
+
+
+def test_registered_model_and_versions_are_described(registered_model: dict[str, str]) -> None:
+    registry = started().registry()
+    (version,) = registry.versions()
+    registry.describe("the model")
+    registry.describe("the version", version)
+    client = registry.client
+    assert client.get_registered_model("bikes").description == "the model"
+    assert client.get_model_version("bikes", str(version.number)).description == "the version"
+
+
+def test_experiment_opens_on_model_training_and_says_what_it_holds(tracking_uri: str) -> None:
+    service = started()
+    experiment = service.client().get_experiment_by_name(service.experiment_name)
+    assert experiment is not None
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "bike rentals" in experiment.tags["mlflow.note.content"]
+    service.client().set_experiment_tag(experiment.experiment_id, "mlflow.note.content", "mine")
+    started()  # a description of the user's stays
+    tags = service.client().get_experiment(experiment.experiment_id).tags
+    assert tags["mlflow.note.content"] == "mine"

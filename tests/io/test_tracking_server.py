@@ -81,7 +81,7 @@ def test_training_and_promotion_over_http(
     assert int(champion.version) == trained.version
     assert champion.run_id is not None
     run = client.get_run(champion.run_id)
-    assert run.data.metrics["root_mean_squared_error"] > 0
+    assert run.data.metrics["test_rmse"] > 0
     assert (tmp_path / "server" / "artifacts").is_dir()  # artifacts went through the server
     assert not (tmp_path / "mlruns").exists()
     assert "View run" not in capsys.readouterr().out  # MLflow's links to ended runs: no noise

@@ -114,7 +114,7 @@ def test_default_config_file_runs_through_the_cli(
     with threadpool_limits(limits=1):
         assert scripts.main([str(CONFS / "backtesting.yaml"), "-e", *small]) == 0
 
-    runs = mlflow.search_runs(filter_string="attributes.run_name = 'Backtesting'")
+    runs = mlflow.search_runs(filter_string="attributes.run_name LIKE 'Backtesting%'")
     assert runs["metrics.mean_model_mae"].notna().all()
 
 

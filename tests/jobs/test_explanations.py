@@ -78,3 +78,21 @@ def test_explanations_refuse_missing_data(tracking_uri: str) -> None:
     job = jobs.ExplanationsJob(inputs=datasets.ParquetReader(path="missing.parquet"))
     with job as runner, pytest.raises(DataError, match="missing.parquet: file not found"):
         runner.run()
+
+
+def test_the_reference_designs_field_names_are_accepted() -> None:
+    settings = {
+        "KIND": "ExplanationsJob",
+        "inputs_samples": {"KIND": "ParquetReader", "path": "data/inputs_test.parquet"},
+        "models_explanations": {"KIND": "ParquetWriter", "path": "outputs/models.parquet"},
+        "samples_explanations": {"KIND": "ParquetWriter", "path": "outputs/samples.parquet"},
+    }
+    job = jobs.ExplanationsJob.model_validate(settings)
+    assert job.inputs.path == "data/inputs_test.parquet"
+    assert job.feature_importances.path == "outputs/models.parquet"
+    assert job.shap_values.path == "outputs/samples.parquet"
+    ours = jobs.ExplanationsJob.model_validate(
+        {"KIND": "ExplanationsJob", "shap_values": settings["samples_explanations"]}
+    )
+    assert ours.shap_values.path == "outputs/samples.parquet"
+    assert jobs.ExplanationsJob(samples=3).samples == 3  # the Python names still work

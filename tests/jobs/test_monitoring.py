@@ -130,7 +130,9 @@ def test_replay_walks_every_window_and_reports_the_first_alert(
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name("bikes")
     assert experiment is not None
-    (run,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'Monitoring'")
+    (run,) = client.search_runs(
+        [experiment.experiment_id], "attributes.run_name LIKE 'Monitoring %'"
+    )
     steps = [point.step for point in client.get_metric_history(run.info.run_id, "drift/temp")]
     assert sorted(steps) == [window["window"]["step"] for window in found["windows"]]
 

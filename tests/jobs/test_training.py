@@ -31,7 +31,9 @@ def test_training_job_logs_and_registers_a_model(
     Path("best.json").write_text(json.dumps({"max_iter": 20, "learning_rate": 0.2}))
     job = jobs.TrainingJob(
         params_file="best.json",
-        mlflow_service=services.MlflowService(system_metrics_interval=0.2),
+        mlflow_service=services.MlflowService(
+            system_metrics_interval=0.2, system_metrics_min_seconds=0
+        ),
     )
 
     with job as runner:
@@ -42,8 +44,8 @@ def test_training_job_logs_and_registers_a_model(
     version = client.get_model_version("bikes", str(out.version))
     metrics = run.data.metrics
     assert run.inputs is not None
-    assert metrics["root_mean_squared_error"] > metrics["mean_absolute_error"] > 0
-    assert 0.5 < metrics["r2_score"] <= 1
+    assert metrics["test_rmse"] > metrics["test_mae"] > 0  # named by the split they score
+    assert 0.5 < metrics["test_r2"] <= 1
     assert run.data.params["model"] == "GradientBoostingModel"
     assert (run.data.params["max_iter"], run.data.params["learning_rate"]) == ("20", "0.2")
     assert any(name.startswith("system/") for name in metrics), sorted(metrics)
@@ -83,13 +85,9 @@ def test_training_scores_a_validation_window_before_the_test_split(
         out = runner.run()
 
     run = mlflow.MlflowClient().get_run(out.run_id)
-    names = {"root_mean_squared_error", "mean_absolute_error", "r2_score"}
-    assert set(out.validation_scores) == {f"validation_{name}" for name in names}
+    assert set(out.validation_scores) == {"validation_rmse", "validation_mae", "validation_r2"}
     assert {k: run.data.metrics[k] for k in out.validation_scores} == out.validation_scores
-    assert (
-        out.validation_scores["validation_root_mean_squared_error"]
-        != out.scores["root_mean_squared_error"]
-    )
+    assert out.validation_scores["validation_rmse"] != out.scores["root_mean_squared_error"]
     # the last 173 of the 1,728 train hours (72 days from 2011-01-01), then the test hours
     assert run.data.tags["validation_window"] == "2011-03-06 19:00 to 2011-03-13 23:00"
     assert run.data.tags["test_window"] == "2011-03-14 00:00 to 2011-03-31 23:00"
@@ -223,3 +221,20 @@ def test_git_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert training.git_commit(tmp_path) == "unknown"  # not a git work tree
     monkeypatch.setenv("PATH", "")
     assert training.git_commit() == "unknown"  # no git
+
+
+def test_training_describes_the_version_and_the_model(registered_model: dict[str, str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    version = client.get_model_version("bikes", registered_model["version"])
+    assert version.description is not None
+    assert f"Trained by run `{registered_model['run_id']}`" in version.description
+    assert "| `test_rmse` |" in version.description and "rentals an hour" in version.description
+    assert "| `temp` | float64 | 0..1 | air temperature: (°C + 8) / 47" in version.description
+    model = client.get_registered_model("bikes")
+    assert model.description is not None
+    assert "| `weathersit` | int64 | 1..4 | weather: 1 clear" in model.description
+    run = client.get_run(registered_model["run_id"])
+    assert run.info.run_name.startswith("Training GradientBoosting ")
+    assert run.data.tags["mlflow.note.content"].startswith("Fit a model on the train split")

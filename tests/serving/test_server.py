@@ -172,7 +172,7 @@ def test_every_endpoint_answers_with_the_model_version(
     assert [hour["timestamp"] for hour in forecast.body["forecasts"]] == [HOUR["timestamp"]] * 2
     assert card.body["version"] == version
     assert card.body["run_id"] == registered_model["run_id"]
-    assert "root_mean_squared_error" in card.body["metrics"]
+    assert "test_rmse" in card.body["metrics"]
     assert not [name for name in card.body["metrics"] if name.startswith("system/")]
     names = [column["name"] for column in card.body["signature"]["inputs"]]
     assert "hr" in names

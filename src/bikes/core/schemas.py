@@ -150,20 +150,34 @@ class InputsSchema(Schema):
 
         strict = "filter"
 
-    instant: pt.Index[int] = pa.Field(ge=0, check_name=True, unique=True)
-    dteday: pt.Series[pa.DateTime]
-    season: pt.Series[int] = pa.Field(isin=[1, 2, 3, 4])
-    yr: pt.Series[int] = pa.Field(isin=[0, 1])
-    mnth: pt.Series[int] = pa.Field(ge=1, le=12)
-    hr: pt.Series[int] = pa.Field(ge=0, le=23)
-    holiday: pt.Series[int] = pa.Field(isin=[0, 1])
-    weekday: pt.Series[int] = pa.Field(ge=0, le=6)
-    workingday: pt.Series[int] = pa.Field(isin=[0, 1])
-    weathersit: pt.Series[int] = pa.Field(ge=1, le=4)
-    temp: pt.Series[float] = pa.Field(ge=0, le=1)
-    atemp: pt.Series[float] = pa.Field(ge=0, le=1)
-    hum: pt.Series[float] = pa.Field(ge=0, le=1)
-    windspeed: pt.Series[float] = pa.Field(ge=0, le=1)
+    instant: pt.Index[int] = pa.Field(
+        ge=0, check_name=True, unique=True, description="number of the hour in the data set"
+    )
+    dteday: pt.Series[pa.DateTime] = pa.Field(description="day of the hour")
+    season: pt.Series[int] = pa.Field(
+        isin=[1, 2, 3, 4], description="season: 1 winter, 2 spring, 3 summer, 4 fall"
+    )
+    yr: pt.Series[int] = pa.Field(isin=[0, 1], description="year: 0 is 2011, 1 is 2012")
+    mnth: pt.Series[int] = pa.Field(ge=1, le=12, description="month: 1 is January")
+    hr: pt.Series[int] = pa.Field(ge=0, le=23, description="hour of the day (local time)")
+    holiday: pt.Series[int] = pa.Field(isin=[0, 1], description="1 on a public holiday")
+    weekday: pt.Series[int] = pa.Field(ge=0, le=6, description="day of the week: 0 is Sunday")
+    workingday: pt.Series[int] = pa.Field(
+        isin=[0, 1], description="1 on a weekday that is not a holiday"
+    )
+    weathersit: pt.Series[int] = pa.Field(
+        ge=1, le=4, description="weather: 1 clear, 2 mist, 3 light rain or snow, 4 heavy rain"
+    )
+    temp: pt.Series[float] = pa.Field(
+        ge=0, le=1, description="air temperature: (°C + 8) / 47, so 0 is -8 °C and 1 is 39 °C"
+    )
+    atemp: pt.Series[float] = pa.Field(
+        ge=0, le=1, description="felt temperature: (°C + 16) / 66, so 0 is -16 °C and 1 is 50 °C"
+    )
+    hum: pt.Series[float] = pa.Field(ge=0, le=1, description="relative humidity: % / 100")
+    windspeed: pt.Series[float] = pa.Field(
+        ge=0, le=1, description="wind speed: km/h / 67, so 1 is 67 km/h"
+    )
 
 
 class TargetsSchema(Schema):

@@ -1,7 +1,8 @@
 """Figures of the jobs: predictions against actual counts, residuals, SHAP values, importances.
 
 Every figure is drawn by matplotlib's Agg backend on its own canvas: no display, no global pyplot
-state, safe in any thread.
+state, safe in any thread. Counts are in rentals an hour (or a day, said so); the figures of an
+evaluation carry its scores.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import typing as T
 
 if T.TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from sklearn.pipeline import Pipeline
 
@@ -56,7 +58,9 @@ def over_time(
     axes[0].plot(daily.index, daily["actual"], label="actual", linewidth=1.2)
     axes[0].plot(daily.index, daily["predicted"], label="predicted", linewidth=1.2)
     axes[0].set(title="Rentals a day: actual and predicted", xlabel="day", ylabel="rentals a day")
-    axes[0].legend()
+    gap = float((daily["predicted"] - daily["actual"]).abs().mean())
+    annotate(axes[0], f"{len(daily)} days\nmean daily gap {gap:,.0f} rentals")
+    axes[0].legend(loc="upper right")
     if lower is not None and upper is not None:
         last = hourly.loc[hourly.index >= hourly.index.max() - pd.Timedelta(days=INTERVAL_DAYS)]
         interval(axes[1], last)
@@ -78,19 +82,37 @@ def interval(axes: T.Any, hourly: pd.DataFrame) -> None:
     axes.legend()
 
 
+def annotate(axes: Axes, text: str) -> None:
+    """Write a note in the upper left corner of a plot, in a box."""
+    box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85}
+    axes.text(0.03, 0.97, text, transform=axes.transAxes, va="top", fontsize=10, bbox=box)
+
+
+def scores_note(actual: Series, predicted: Series) -> str:
+    """Return the RMSE, MAE and R2 of predictions, with their units, for a plot."""
+    import numpy as np
+
+    errors = (actual.to_numpy() - predicted.to_numpy()).astype(float)
+    rmse, mae = float(np.sqrt(np.mean(errors**2))), float(np.mean(np.abs(errors)))
+    spread = float(np.sum((actual.to_numpy() - actual.mean()) ** 2))
+    r2 = 1 - float(np.sum(errors**2)) / spread if spread else float("nan")
+    return f"RMSE {rmse:.1f} rentals an hour\nMAE {mae:.1f} rentals an hour\nR² {r2:.3f}"
+
+
 def against_actual(actual: Series, predicted: Series) -> Figure:
-    """Plot the predicted against the actual rentals of each hour."""
+    """Plot the predicted against the actual rentals of each hour, with the scores."""
     result = figure(6.0, 6.0)
     axes = result.subplots()
-    axes.scatter(actual, predicted, s=4, alpha=0.3)
+    axes.scatter(actual, predicted, s=4, alpha=0.3, label=f"{len(actual):,} hours")
     top = float(max(actual.max(), predicted.max()))
-    axes.plot([0, top], [0, top], color="black", linewidth=1, label="perfect")
+    axes.plot([0, top], [0, top], color="black", linewidth=1, label="perfect forecast")
     axes.set(
-        title="Predicted against actual",
+        title="Predicted against actual rentals, an hour",
         xlabel="actual rentals an hour",
         ylabel="predicted rentals an hour",
     )
-    axes.legend()
+    annotate(axes, scores_note(actual, predicted))
+    axes.legend(loc="lower right")
     return result
 
 
@@ -100,7 +122,14 @@ def residuals(actual: Series, predicted: Series) -> Figure:
     result = figure(12.0, 5.0)
     left, right = result.subplots(1, 2)
     left.hist(errors, bins=60)
-    left.set(title="Residuals (actual - predicted)", xlabel="rentals an hour", ylabel="hours")
+    left.axvline(0, color="black", linewidth=1)
+    left.set(
+        title="Residuals: actual - predicted rentals an hour",
+        xlabel="residual (rentals an hour; > 0: the forecast was too low)",
+        ylabel="hours",
+    )
+    bias, spread = float(errors.mean()), float(errors.std())
+    annotate(left, f"mean {bias:+.1f} rentals an hour\nstandard deviation {spread:.1f}")
     right.scatter(predicted, errors, s=4, alpha=0.3)
     right.axhline(0, color="black", linewidth=1)
     right.set(
@@ -108,6 +137,9 @@ def residuals(actual: Series, predicted: Series) -> Figure:
         xlabel="predicted rentals an hour",
         ylabel="residual (rentals an hour)",
     )
+    busy = predicted >= predicted.quantile(0.75)
+    quiet, loud = float(errors[~busy].abs().mean()), float(errors[busy].abs().mean())
+    annotate(right, f"mean absolute residual\nbusiest quarter {loud:.1f}\nother hours {quiet:.1f}")
     return result
 
 
@@ -137,8 +169,13 @@ def feature_values(pipeline: Pipeline, inputs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(features, columns=names, index=inputs.index)
 
 
-def shap_summary(shap_values: pd.DataFrame, features: pd.DataFrame) -> Figure:
-    """Plot the SHAP values of each feature, colored by the feature's value (a beeswarm)."""
+def shap_summary(
+    shap_values: pd.DataFrame, features: pd.DataFrame, unit: str = "the model's target"
+) -> Figure:
+    """Plot the SHAP values of each feature, colored by the feature's value (a beeswarm).
+
+    `unit` names the unit of the values (e.g. `√(rentals an hour)`: the model's target).
+    """
     import shap
 
     result = figure(9.0, 0.45 * shap_values.shape[1] + 1.5)
@@ -151,15 +188,20 @@ def shap_summary(shap_values: pd.DataFrame, features: pd.DataFrame) -> Figure:
     shap.plots.beeswarm(
         explanation, max_display=shap_values.shape[1], ax=axes, show=False, plot_size=None
     )
-    axes.set_title("SHAP values of the samples")
+    axes.set_title(f"SHAP values of {len(shap_values):,} hours, in {unit}")
+    axes.set_xlabel(f"SHAP value: what the feature adds to the forecast, in {unit}")
     return result
 
 
-def importances(ranking: pd.DataFrame) -> Figure:
-    """Plot the features by their mean absolute SHAP value."""
+def importances(ranking: pd.DataFrame, unit: str = "the model's target") -> Figure:
+    """Plot the features by their mean absolute SHAP value, in `unit`."""
     result = figure(8.0, 0.35 * len(ranking) + 1.5)
     axes = result.subplots()
     ranked = ranking.iloc[::-1]
-    axes.barh(ranked["feature"], ranked["importance"])
-    axes.set(title="Feature importances (mean |SHAP value|)", xlabel="mean |SHAP value|")
+    bars = axes.barh(ranked["feature"], ranked["importance"])
+    axes.bar_label(bars, fmt="%.3g", padding=3, fontsize=8)
+    axes.set(
+        title="Feature importances: how much each feature moves the forecast",
+        xlabel=f"mean |SHAP value|, in {unit}",
+    )
     return result

@@ -18,6 +18,7 @@ from bikes.core.errors import ConfigError
 from bikes.io import faults, tracking
 
 if T.TYPE_CHECKING:
+    from mlflow.entities import Experiment
     from mlflow.tracking import MlflowClient
 
 
@@ -146,6 +147,25 @@ class AlertsService(Service):
             loguru.logger.info("[alert] {}: {} (no desktop: {})", title, message, error)
 
 
+# where `mlflow ui` listens by default
+UI_ADDRESS = "http://127.0.0.1:5000"
+# the view of the MLflow UI (3.17+) for classic model training, not GenAI (its default)
+UI_VIEW = "workflowType=machine_learning"
+# the experiment's kind in MLflow 3's UI: classic model training, not GenAI (traces, prompts)
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+EXPERIMENT_DESCRIPTION = """\
+Hourly demand of bike rentals (UCI Capital Bikeshare data, Washington D.C., 2011-2012), forecast by
+the jobs of the `bikes` package: each run is a job (preparation, tuning, training, promotion,
+inference, evaluations, explanations, monitoring), a pipeline's steps are its child runs.
+
+- Training runs register a version of the model `{name}`, scored on the held-out split
+  (`test_rmse`, `test_mae`: rentals an hour; `test_r2`).
+- Evaluation runs log the report of the version (`report/model_card.html`) and its plots.
+- The `champion` alias of `{name}` is the version served and used for inference.
+"""
+
+
 def default_tracking_uri() -> str:
     """Return the tracking URI of the environment, or the embedded SQLite store."""
     return os.getenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
@@ -179,6 +199,8 @@ class MlflowService(Service):
         enable_system_metrics: log the CPU and memory use of runs (`system/` metrics).
         system_metrics_interval: seconds between two samples (MLflow's default, 10, misses short
             jobs).
+        system_metrics_min_seconds: runs shorter than this keep no system metrics (the UI lists
+            them above the model's metrics).
         http_request_timeout: seconds to wait for an answer of the tracking server
             (`MLFLOW_HTTP_REQUEST_TIMEOUT`, or 5 instead of MLflow's 120).
         http_request_max_retries: retries of a failed request (`MLFLOW_HTTP_REQUEST_MAX_RETRIES`,
@@ -205,6 +227,7 @@ class MlflowService(Service):
     autolog_silent: bool = True
     enable_system_metrics: bool = True
     system_metrics_interval: float = 1.0
+    system_metrics_min_seconds: float = pdt.Field(default=30.0, ge=0)
     http_request_timeout: int = pdt.Field(
         default_factory=lambda: default_from_env("MLFLOW_HTTP_REQUEST_TIMEOUT", 5), gt=0
     )
@@ -233,6 +256,8 @@ class MlflowService(Service):
         os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = str(self.http_request_backoff_factor)
         # and prints links to each ended run on stdout, fetching the run again, over HTTP
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # and draws a progress bar on stderr at each model it loads (milliseconds from a store)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         mlflow.set_tracking_uri(uri=self.tracking_uri)
         mlflow.set_registry_uri(uri=self.registry_uri)
         project_run = os.getenv("MLFLOW_RUN_ID")
@@ -241,7 +266,7 @@ class MlflowService(Service):
         elif project_run:  # under `mlflow run`: log into the project's run, in its experiment
             mlflow.set_experiment(experiment_id=mlflow.get_run(project_run).info.experiment_id)
         else:
-            mlflow.set_experiment(experiment_name=self.experiment_name)
+            self.describe_experiment(mlflow.set_experiment(experiment_name=self.experiment_name))
         mlflow.autolog(
             disable=self.autolog_disable,
             log_models=self.autolog_log_models,
@@ -274,7 +299,9 @@ class MlflowService(Service):
         )
         sampler = None
         if self.enable_system_metrics and run_config.log_system_metrics:
-            sampler = tracking.SystemMetrics(client, run.id, self.system_metrics_interval)
+            sampler = tracking.SystemMetrics(
+                client, run.id, self.system_metrics_interval, self.system_metrics_min_seconds
+            )
             sampler.start()
         status = "FAILED"
         try:
@@ -287,6 +314,35 @@ class MlflowService(Service):
             if sampler is not None:
                 sampler.stop()
             mlflow.end_run(status=status)
+
+    def describe_experiment(self, experiment: Experiment) -> None:
+        """Tag the experiment for classic model training, and describe it (once: if untagged).
+
+        MLflow 3 opens an experiment without a kind in its GenAI view (traces, prompts): the
+        `mlflow.experimentKind` tag opens it on its runs and models.
+        """
+        tags = {
+            EXPERIMENT_KIND_TAG: EXPERIMENT_KIND,
+            tracking.NOTE_TAG: EXPERIMENT_DESCRIPTION.format(name=self.registry_name),
+        }
+        for key, value in tags.items():
+            if key not in experiment.tags:
+                self.client().set_experiment_tag(experiment.experiment_id, key, value)
+
+    def describe_run(self, run_id: str, description: str) -> None:
+        """Set the description of a run (markdown, shown on its page in the UI)."""
+        tracking.Run(self.client(), run_id, name="", experiment_id="").describe(description)
+
+    def ui_lines(self, run_id: str) -> list[str]:
+        """Return where to look at a run: the address of its page, and how to start the UI."""
+        experiment_id = self.client().get_run(run_id).info.experiment_id
+        remote = self.tracking_uri.startswith(("http://", "https://"))
+        root = self.tracking_uri.rstrip("/") if remote else UI_ADDRESS
+        page = f"{root}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}"
+        lines = [f"MLflow run: {page}"]
+        if not remote:
+            lines.append(f"MLflow UI: mlflow ui --backend-store-uri {self.tracking_uri}")
+        return lines
 
     def registry(self) -> tracking.Registry:
         """Return the registered model of this service (`registry_name`) in its registry."""

@@ -26,6 +26,24 @@ SYSTEM_PREFIX = "system/"
 SYSTEM_FLUSH_EVERY = 60
 # tags of the registered model that record the moves of its aliases: `audit.<alias>.<time>`
 AUDIT_PREFIX = "audit."
+# MLflow's tag of the description of a run or an experiment (markdown, shown by its UI)
+NOTE_TAG = "mlflow.note.content"
+# the short names of the metrics that a person reads in the UI (`test_rmse`); others keep theirs
+SHORT_NAMES = {
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "mean_squared_error": "mse",
+    "median_absolute_error": "medae",
+    "mean_absolute_percentage_error": "mape",
+    "r2_score": "r2",
+    "explained_variance_score": "explained_variance",
+    "d2_absolute_error_score": "d2_absolute_error",
+}
+
+
+def split_name(metric: str, split: str) -> str:
+    """Return the name of a metric scored on a split, as logged (`test_rmse`)."""
+    return f"{split}_{SHORT_NAMES.get(metric, metric)}"
 
 
 def stringify(value: object) -> str:
@@ -39,11 +57,17 @@ class SystemMetrics:
     MLflow's own monitor reopens the store at every sample and is joined when the run ends, which
     held up the end of short jobs by seconds: this one keeps its samples in memory, writes them in
     one batch (every `SYSTEM_FLUSH_EVERY` samples and at the end) and stops at once.
+
+    A run shorter than `min_seconds` keeps no samples: MLflow's UI lists system metrics above the
+    model's, and a few seconds of them say nothing that the run's duration does not.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, interval: float) -> None:
+    def __init__(
+        self, client: MlflowClient, run_id: str, interval: float, min_seconds: float = 0.0
+    ) -> None:
         """Bind the sampler to a run; `interval` is the number of seconds between samples."""
         self.client, self.run_id, self.interval = client, run_id, interval
+        self.min_seconds, self.started = min_seconds, time.monotonic()
         self.stopped = threading.Event()
         self.samples: list[tuple[int, int, dict[str, float]]] = []
         self.thread = threading.Thread(target=self.loop, name="bikes-system-metrics", daemon=True)
@@ -69,7 +93,7 @@ class SystemMetrics:
             }
             self.samples.append((int(time.time() * 1000), step, values))
             step += 1
-            if len(self.samples) >= SYSTEM_FLUSH_EVERY:
+            if len(self.samples) >= SYSTEM_FLUSH_EVERY and step * self.interval >= self.min_seconds:
                 self.flush()
 
     def flush(self) -> None:
@@ -86,10 +110,11 @@ class SystemMetrics:
             self.client.log_batch(run_id=self.run_id, metrics=metrics, synchronous=True)
 
     def stop(self) -> None:
-        """Stop sampling at once and write what was sampled."""
+        """Stop sampling at once and write what was sampled (nothing for a short run)."""
         self.stopped.set()
         self.thread.join(timeout=5.0)
-        self.flush()
+        if time.monotonic() - self.started >= self.min_seconds:
+            self.flush()
 
 
 class Run:
@@ -117,10 +142,14 @@ class Run:
         entities = [Param(key, stringify(value)) for key, value in params.items()]
         self.client.log_batch(run_id=self.id, params=entities, synchronous=True)
 
-    def log_metrics(self, metrics: T.Mapping[str, float], step: int | None = None) -> None:
-        """Log metrics, at a step when given (e.g. a monitoring window)."""
+    def log_metrics(
+        self, metrics: T.Mapping[str, float], step: int | None = None, split: str | None = None
+    ) -> None:
+        """Log metrics, at a step when given (e.g. a monitoring window), named by their split."""
         from mlflow.entities import Metric
 
+        if split is not None:
+            metrics = {split_name(name, split): value for name, value in metrics.items()}
         stamp = int(time.time() * 1000)
         entities = [
             Metric(key=key, value=float(value), timestamp=stamp, step=step or 0)
@@ -157,6 +186,10 @@ class Run:
     def log_text(self, text: str, path: str) -> None:
         """Log a text as an artifact file at `path`."""
         self.client.log_text(run_id=self.id, text=text, artifact_file=path)
+
+    def describe(self, description: str) -> None:
+        """Set the description of the run (markdown, shown on its page in the UI)."""
+        self.set_tags({NOTE_TAG: description})
 
     def child(self, name: str) -> T.ContextManager[Run]:
         """Return a context of a child run of this one (without system metrics)."""
@@ -302,12 +335,30 @@ class Registry:
             raise DataError(f"models:/{self.name}@{alias_or_version}: no version holds the alias")
         return holder
 
-    def run_metric(self, version: Version, metric: str) -> float | None:
-        """Return a metric of the run that logged a version (None when it has none)."""
+    def run_metric(self, version: Version, metric: str, split: str = "test") -> float | None:
+        """Return a metric of the run that logged a version (None when it has none).
+
+        The metric is read by its name on the split (`test_rmse`), or as runs logged it before
+        their metrics had short names (`validation_root_mean_squared_error`; a test metric by its
+        own name: `root_mean_squared_error`). A metric of another split is never returned.
+        """
         if version.run_id is None:
             return None
-        value = self.client.get_run(version.run_id).data.metrics.get(metric)
+        metrics = self.client.get_run(version.run_id).data.metrics
+        names = [split_name(metric, split), f"{split}_{metric}"] + (
+            [metric] if split == "test" else []
+        )
+        value = next((metrics[name] for name in names if name in metrics), None)
         return None if value is None else float(value)
+
+    def describe(self, description: str, version: Version | None = None) -> None:
+        """Set the description of the registered model, or of one of its versions (markdown)."""
+        if version is None:
+            self.client.update_registered_model(name=self.name, description=description)
+        else:
+            self.client.update_model_version(
+                name=self.name, version=str(version.number), description=description
+            )
 
     def move_alias(
         self, alias: str, version: Version, reason: str, previous: Version | None = None

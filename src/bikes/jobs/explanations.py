@@ -38,6 +38,9 @@ class ExplanationsJob(base.Job):
     count for the default model). Both tables are written as Parquet and plotted to MLflow (a
     beeswarm summary and a bar chart of the importances).
 
+    The reference design's field names are accepted too: `inputs_samples` (`inputs`),
+    `samples_explanations` (`shap_values`) and `models_explanations` (`feature_importances`).
+
     Attributes:
         run_config: MLflow run of the explanations.
         inputs: reader of the inputs to explain (the test data by default).
@@ -55,7 +58,9 @@ class ExplanationsJob(base.Job):
         name="Explanations"
     )
     inputs: datasets.ReaderKind = pdt.Field(
-        default=catalog.reader("inputs_test"), discriminator="KIND"
+        default=catalog.reader("inputs_test"),
+        discriminator="KIND",
+        validation_alias=pdt.AliasChoices("inputs", "inputs_samples"),
     )
     samples: int | None = pdt.Field(default=None, gt=0)
     seed: int = 42
@@ -64,10 +69,14 @@ class ExplanationsJob(base.Job):
         default_factory=registries.SklearnLoader, discriminator="KIND"
     )
     shap_values: datasets.WriterKind = pdt.Field(
-        default=catalog.writer("shap_values"), discriminator="KIND"
+        default=catalog.writer("shap_values"),
+        discriminator="KIND",
+        validation_alias=pdt.AliasChoices("shap_values", "samples_explanations"),
     )
     feature_importances: datasets.WriterKind = pdt.Field(
-        default=catalog.writer("feature_importances"), discriminator="KIND"
+        default=catalog.writer("feature_importances"),
+        discriminator="KIND",
+        validation_alias=pdt.AliasChoices("feature_importances", "models_explanations"),
     )
 
     @T.override
@@ -117,12 +126,13 @@ class ExplanationsJob(base.Job):
         values: pd.DataFrame,
         importances: pd.DataFrame,
     ) -> None:
-        """Log the SHAP summary and the importances as figures, and the importances table."""
-        from bikes.io import plots
+        """Log the SHAP summary and the importances as figures (in the model's target's unit)."""
+        from bikes.io import plots, reports
 
-        features = plots.feature_values(pipeline, inputs)
-        run.log_figure(plots.shap_summary(values, features), "explanations/shap_summary.png")
-        run.log_figure(plots.importances(importances), "explanations/importances.png")
+        features, unit = plots.feature_values(pipeline, inputs), reports.target_unit(pipeline)
+        summary = plots.shap_summary(values, features, unit=unit)
+        run.log_figure(summary, "explanations/shap_summary.png")
+        run.log_figure(plots.importances(importances, unit=unit), "explanations/importances.png")
         run.log_artifact(self.feature_importances.path, folder="explanations")
 
     def read(self) -> pd.DataFrame:

@@ -10,11 +10,8 @@ from loguru import logger
 
 from bikes.core import metrics as metrics_
 from bikes.core.errors import CheckError, DataError
-from bikes.io import registries, services
+from bikes.io import registries, services, tracking
 from bikes.jobs import base
-
-if T.TYPE_CHECKING:
-    from bikes.io import tracking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +34,7 @@ class PromotionJob(base.Job):
     """Move an alias to a version (given, latest or best), unless it scores worse than the holder.
 
     The candidate and the current holder of the alias are compared by the validation score that
-    their training runs logged (`validation_<metric>`: a validation window at the end of the train
+    their training runs logged (`validation_rmse`...: a validation window at the end of the train
     split, scored by the model fitted before it), never by the test split, which the evaluations
     job reports on: a candidate that scores worse is refused (a `CheckError`, exit code 4) unless
     `force`. The first promotion (no holder yet) always passes; promoting the holder again, or a
@@ -53,7 +50,7 @@ class PromotionJob(base.Job):
         alias: alias to move.
         version: version to promote (else chosen by `strategy`).
         strategy: `latest` version, or the `best` by the validation `metric` of its training run.
-        metric: metric of the `best` strategy and of the gate (read as `validation_<metric>`).
+        metric: metric of the `best` strategy and of the gate (read as `validation_rmse`...).
         loader: loader of the candidate, which must load (pass the checks of a safe model) before
             it takes the alias.
         force: promote even a candidate that scores worse than the current holder.
@@ -116,7 +113,7 @@ class PromotionJob(base.Job):
             raise DataError(f"models:/{registry.name}: no registered version to promote")
         if self.strategy == "latest":
             return versions[-1]
-        scored = [(registry.run_metric(version, self.validation), version) for version in versions]
+        scored = [(self.validation_score(registry, version), version) for version in versions]
         best: tuple[float, tracking.Version] | None = None
         for score, version in reversed(scored):  # newest first: the latest version wins a tie
             if score is not None and (best is None or self.metric.better(score, best[0])):
@@ -210,13 +207,19 @@ class PromotionJob(base.Job):
     @property
     def validation(self) -> str:
         """Return the name of the metric that training runs log on their validation window."""
-        return f"validation_{self.metric.name}"
+        return tracking.split_name(self.metric.name, "validation")
+
+    def validation_score(
+        self, registry: tracking.Registry, version: tracking.Version
+    ) -> float | None:
+        """Return the validation score of a version's training run (None when it logged none)."""
+        return registry.run_metric(version, self.metric.name, split="validation")
 
     def score(
         self, run: tracking.Run, registry: tracking.Registry, role: str, version: tracking.Version
     ) -> float:
         """Return the validation score of a version's training run, logged as `<role>_<metric>`."""
-        score = registry.run_metric(version, self.validation)
+        score = self.validation_score(registry, version)
         if score is None and self.force:
             logger.warning("{} has no {}: forced", version.uri, self.validation)
             return float("nan")

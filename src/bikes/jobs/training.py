@@ -2,7 +2,7 @@
 
 The validation window (the last hours of the train split) scores a copy of the model fitted before
 it: those scores (`validation_<metric>`) select and gate versions (see PromotionJob). The test
-scores (`<metric>`) only report: nothing is selected on them.
+scores (`test_rmse`...) only report: nothing is selected on them.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from bikes.core import intervals as intervals_
 from bikes.core import metrics as metrics_
 from bikes.core import models
 from bikes.core.errors import ConfigError
-from bikes.io import catalog, configs, datasets, registries, services
+from bikes.io import cards, catalog, configs, datasets, registries, services, tracking
 from bikes.jobs import base
 from bikes.utils import signers, splitters
 
 if T.TYPE_CHECKING:
     import pandas as pd
 
-    from bikes.io import tracking
 
 UNKNOWN_COMMIT = "unknown"
 
@@ -141,8 +140,8 @@ class TrainingJob(base.Job):
             (None: a model without intervals).
         params_file: JSON object of hyperparameters of the model (e.g. the best ones of the tuning
             job); when the file does not exist, the model keeps its own (with a warning).
-        metrics: metrics scored on the validation window (as `validation_<metric>`) and the
-            held-out split (as `<metric>`), logged with their natural sign.
+        metrics: metrics scored on the validation window (as `validation_rmse`...) and the
+            held-out split (as `test_rmse`...), logged with their natural sign.
         validation: the validation window: the last rows of the train split (none when None).
         refit_on_all: once scored, refit the model on all the labelled data (train and test
             splits) before registering it: a production model, whose later test scores are
@@ -212,7 +211,7 @@ class TrainingJob(base.Job):
             scores = self.score(test.targets[schemas.TARGET], outputs["prediction"])
             if conformal is not None:
                 scores |= interval_scores(train, test, outputs, conformal.level)
-            run.log_metrics(scores)
+            run.log_metrics(scores, split="test")
             run.set_tags({"test_window": window(test.inputs)})
             logger.info("Test scores: {}", base.rounded(scores))
             if self.refit_on_all:
@@ -220,6 +219,8 @@ class TrainingJob(base.Job):
                 everything = datasets.concat([train, test])
                 model.fit(inputs=everything.inputs, targets=everything.targets)
             version = self.register(run, model, test.inputs, outputs, digest, conformal=conformal)
+            registry = self.mlflow_service.registry()
+            cards.describe(registry, version, scores=scores, train=train, test=test, digest=digest)
         self.alerts_service.notify(
             title="Training Job Finished",
             message=f"{version.name} version {version.number}: {base.rounded(scores)}",
@@ -248,7 +249,7 @@ class TrainingJob(base.Job):
             train.inputs.iloc[before], train.targets.iloc[before]
         )
         scores = self.score(targets, fitted.predict(inputs)["prediction"])
-        validation = {f"validation_{name}": score for name, score in scores.items()}
+        validation = {tracking.split_name(name, "validation"): v for name, v in scores.items()}
         run.log_metrics(validation)
         run.set_tags({"validation_window": window(inputs)})
         logger.info("Validation scores ({} rows): {}", len(inputs), base.rounded(validation))
