@@ -85,6 +85,7 @@ def test_repeated_rows_have_the_asked_size(isolated: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_inference_speed_and_model_load_of_a_registered_model(
     isolated: Path, registered_model: dict[str, str]
 ) -> None:
@@ -187,6 +188,7 @@ def test_a_target_is_declared_once_and_renders_its_text_and_verdict() -> None:
     assert Result("plain", "s", stats([1.0])).ok is None
 
 
+@pytest.mark.integration
 def test_job_runs_are_recorded_beside_the_floor(isolated: Path) -> None:
     from benchmarks.session import Options, Session
 

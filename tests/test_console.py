@@ -97,6 +97,7 @@ def test_ui_lines_point_at_the_run(tracking_uri: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_console_has_no_foreign_line_and_ends_with_the_summary(
     prepared: dict[str, Path], tracking_uri: str, write_config: T.Callable[[str, str], Path]
 ) -> None:

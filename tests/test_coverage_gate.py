@@ -13,6 +13,7 @@ ROOT = Path(__file__).parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_one_test_file_runs_without_tripping_the_gate(tmp_path: Path) -> None:
     report = tmp_path / "coverage.xml"
     command = [sys.executable, "-m", "pytest", "tests/core/test_metrics.py", "-n", "0", "-q"]

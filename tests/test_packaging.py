@@ -30,6 +30,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
 
 @pytest.mark.real
+@pytest.mark.integration
 def test_wheel_installs_and_runs_a_job_outside_the_repository(
     tmp_path: Path, real_data_path: Path
 ) -> None:

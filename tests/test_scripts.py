@@ -210,6 +210,7 @@ def run_bikes(*argv: str, **env: str) -> tuple[int, str, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_unreachable_tracking_server_fails_fast_naming_it() -> None:
     uri = f"http://127.0.0.1:{closed_port()}"
     code, err, seconds = run_bikes(str(CONFS / "inference.yaml"), MLFLOW_TRACKING_URI=uri)
@@ -220,6 +221,7 @@ def test_unreachable_tracking_server_fails_fast_naming_it() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_locked_store_is_a_fault_naming_it(
     registered_model: dict[str, str], tracking_uri: str
 ) -> None:
@@ -237,6 +239,7 @@ def test_locked_store_is_a_fault_naming_it(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_garbage_store_is_a_fault_naming_it(prepared: dict[str, Path], tracking_uri: str) -> None:
     Path(tracking_uri.removeprefix("sqlite:///")).write_bytes(b"not an MLflow store\n" * 100)
     code, err, _ = run_bikes(str(CONFS / "training.yaml"))
@@ -325,6 +328,7 @@ def can_mount() -> bool:
     ],
     ids=["full", "read-only"],
 )
+@pytest.mark.integration
 def test_full_or_read_only_artifact_store_is_a_fault(
     prepared: dict[str, Path], tracking_uri: str, options: str, expected: str
 ) -> None:
@@ -369,6 +373,7 @@ def test_sample_inputs_are_what_the_model_takes(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_mlflow_models_predict_runs_on_the_sample_inputs(registered_model: dict[str, str]) -> None:
     assert scripts.main(["--sample-inputs", "inputs.csv"]) == 0
     mlflow = Path(sys.executable).parent / "mlflow"

@@ -66,6 +66,7 @@ def start(*argv: str) -> subprocess.Popen[str]:
     ("signum", "code", "line"),
     [(signal.SIGTERM, 143, "bikes: terminated"), (signal.SIGINT, 130, "bikes: interrupted")],
 )
+@pytest.mark.integration
 def test_a_signal_during_training_kills_the_run(
     prepared: dict[str, Path], tracking_uri: str, signum: int, code: int, line: str
 ) -> None:
@@ -82,6 +83,7 @@ def test_a_signal_during_training_kills_the_run(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_sigterm_during_inference_leaves_no_temporary_file(
     registered_model: dict[str, str], prepared: dict[str, Path], tracking_uri: str
 ) -> None:

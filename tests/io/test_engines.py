@@ -112,6 +112,7 @@ def test_dask_engine_refuses_an_unreachable_scheduler(registered_model: Register
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_the_shipped_dask_config_scores_like_the_local_engine_on_a_local_cluster(
     registered_model: Registered, parts: Path
 ) -> None:
@@ -139,6 +140,7 @@ def test_the_shipped_dask_config_scores_like_the_local_engine_on_a_local_cluster
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_a_bad_partition_fails_the_dask_job_by_name_and_keeps_the_previous_output(
     registered_model: Registered, prepared: dict[str, Path], isolated: Path
 ) -> None:

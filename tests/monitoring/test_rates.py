@@ -31,6 +31,7 @@ def checks(reference: Reference) -> Checks:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_control_windows_of_the_reference_period_stay_quiet_and_shifts_are_named(
     checks: Checks, reference: Reference
 ) -> None:
@@ -43,6 +44,7 @@ def test_control_windows_of_the_reference_period_stay_quiet_and_shifts_are_named
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_without_seasons_the_control_alarms_and_a_warmer_week_hides_in_the_year(
     checks: Checks, reference: Reference
 ) -> None:
