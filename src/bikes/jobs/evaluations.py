@@ -108,6 +108,7 @@ class EvaluationsJob(base.Job):
     """
 
     KIND: T.Literal["EvaluationsJob"] = "EvaluationsJob"
+    preloads: T.ClassVar[tuple[str, ...]] = base.MODEL_LOADING
 
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Evaluations"

@@ -53,6 +53,7 @@ class ExplanationsJob(base.Job):
     """
 
     KIND: T.Literal["ExplanationsJob"] = "ExplanationsJob"
+    preloads: T.ClassVar[tuple[str, ...]] = base.MODEL_LOADING
 
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Explanations"

@@ -64,6 +64,7 @@ class InferenceJob(base.Job):
     """
 
     KIND: T.Literal["InferenceJob"] = "InferenceJob"
+    preloads: T.ClassVar[tuple[str, ...]] = base.MODEL_LOADING
 
     inputs: datasets.ReaderKind = pdt.Field(
         default=catalog.reader("inputs_test"), discriminator="KIND"

@@ -136,6 +136,7 @@ class MonitoringJob(base.Job):
     """
 
     KIND: T.Literal["MonitoringJob"] = "MonitoringJob"
+    preloads: T.ClassVar[tuple[str, ...]] = base.MODEL_LOADING
 
     run_config: services.MlflowService.RunConfig = services.MlflowService.RunConfig(
         name="Monitoring"

@@ -60,6 +60,7 @@ class PromotionJob(base.Job):
     """
 
     KIND: T.Literal["PromotionJob"] = "PromotionJob"
+    preloads: T.ClassVar[tuple[str, ...]] = base.MODEL_LOADING
 
     alias: str = pdt.Field(default="champion", min_length=1)
     version: int | None = pdt.Field(default=None, gt=0)

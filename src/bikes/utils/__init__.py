@@ -1,1 +1,1 @@
-"""Utilities: splitters, searchers and signers."""
+"""Utilities: splitters, searchers, signers and the start-up of a job process."""
