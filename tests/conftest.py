@@ -89,6 +89,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = ordered + short
 
 
+def corrupt_sqlite_tables(store: Path, *tables: str) -> None:
+    """Overwrite the first page of tables of a SQLite file with garbage (the header stays valid)."""
+    import sqlite3
+
+    connection = sqlite3.connect(store)
+    size = connection.execute("PRAGMA page_size").fetchone()[0]
+    marks = ", ".join("?" * len(tables))
+    query = f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})"  # noqa: S608
+    pages = [page for (page,) in connection.execute(query, tables)]
+    connection.close()
+    with store.open("r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(b"garbage!" * (size // 8))
+
+
+@pytest.fixture
+def corrupt_tables() -> T.Callable[..., None]:
+    """Return the function that corrupts tables of a SQLite store (a store the disk damaged)."""
+    return corrupt_sqlite_tables
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run each test in its own folder, with its own MLflow store and no ambient data source."""

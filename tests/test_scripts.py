@@ -17,6 +17,9 @@ import pytest
 
 from bikes import scripts, settings
 
+# corrupts tables of a SQLite store (the `corrupt_tables` fixture)
+CorruptTables = T.Callable[..., None]
+
 CONFS = Path(__file__).parents[1] / "confs"
 
 HEAVY_MODULES = ("mlflow", "sklearn", "shap", "pandas", "pyarrow", "pandera", "optuna", "numpy")
@@ -250,22 +253,11 @@ def test_garbage_store_is_a_fault_naming_it(prepared: dict[str, Path], tracking_
     )
 
 
-def corrupt_tables(store: Path, *tables: str) -> None:
-    """Overwrite the first page of tables of a SQLite file with garbage (the header stays valid)."""
-    connection = sqlite3.connect(store)
-    size = connection.execute("PRAGMA page_size").fetchone()[0]
-    marks = ", ".join("?" * len(tables))
-    query = f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})"  # noqa: S608
-    pages = [page for (page,) in connection.execute(query, tables)]
-    connection.close()
-    with store.open("r+b") as file:
-        for page in pages:
-            file.seek((page - 1) * size)
-            file.write(b"garbage!" * (size // 8))
-
-
 def test_corrupt_registry_is_a_fault_not_a_missing_model(
-    registered_model: dict[str, str], tracking_uri: str, capsys: pytest.CaptureFixture[str]
+    registered_model: dict[str, str],
+    tracking_uri: str,
+    capsys: pytest.CaptureFixture[str],
+    corrupt_tables: CorruptTables,
 ) -> None:
     corrupt_tables(Path(tracking_uri.removeprefix("sqlite:///")), "registered_model_aliases")
     code, err = run_main([str(CONFS / "inference.yaml")], capsys)

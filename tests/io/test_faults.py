@@ -20,6 +20,9 @@ from mlflow.tracking import MlflowClient
 from bikes.core.errors import ConfigError, InfraError
 from bikes.io import faults, services
 
+# corrupts tables of a SQLite store (the `corrupt_tables` fixture)
+CorruptTables = T.Callable[..., None]
+
 
 def closed_port() -> int:
     """Return a loopback port that nothing listens on (bound, then released)."""
@@ -55,20 +58,6 @@ def set_schema_version(store: Path, version: str) -> None:
     with sqlite3.connect(store) as connection:
         connection.execute("UPDATE alembic_version SET version_num = ?", (version,))
     connection.close()
-
-
-def corrupt_tables(store: Path, *tables: str) -> None:
-    """Overwrite the first page of tables of a SQLite file with garbage (the header stays valid)."""
-    connection = sqlite3.connect(store)
-    size = connection.execute("PRAGMA page_size").fetchone()[0]
-    marks = ", ".join("?" * len(tables))
-    query = f"SELECT rootpage FROM sqlite_master WHERE name IN ({marks})"  # noqa: S608
-    pages = [page for (page,) in connection.execute(query, tables)]
-    connection.close()
-    with store.open("r+b") as file:
-        for page in pages:
-            file.seek((page - 1) * size)
-            file.write(b"garbage!" * (size // 8))
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +136,7 @@ def test_garbage_store(isolated: Path) -> None:
 
 
 def test_malformed_registry_is_a_fault_not_a_missing_model(
-    registered_model: dict[str, str], isolated: Path
+    registered_model: dict[str, str], isolated: Path, corrupt_tables: CorruptTables
 ) -> None:
     from bikes.io import registries
 
