@@ -142,3 +142,17 @@ def test_yr_interactions_must_be_other_features(names: list[str]) -> None:
         [models.FEATURES.index("yr")],
         [index for index, name in enumerate(models.FEATURES) if name != "yr"],
     ]
+
+
+def test_shap_cost_counts_leaves_times_squared_depth(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    inputs, targets = data
+    forest = models.BaselineSklearnModel(n_estimators=3, max_depth=4).fit(inputs, targets)
+    trees = [tree.tree_ for tree in forest.get_internal_model()[-1].estimators_]
+    assert models.shap_cost(forest.get_internal_model()) == sum(
+        tree.n_leaves * tree.max_depth**2 for tree in trees
+    )
+    boosting = models.GradientBoostingModel(max_iter=2, max_leaf_nodes=4).fit(inputs, targets)
+    cost = models.shap_cost(boosting.get_internal_model())
+    assert 2 * 4 * 2**2 <= cost <= 2 * 4 * 3**2  # 2 trees of 4 leaves, 2 or 3 deep

@@ -17,6 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from bikes import jobs
+from bikes.core import models
 from bikes.core.metrics import Threshold
 from bikes.io import datasets, registries, reports, services
 
@@ -70,6 +71,16 @@ def test_evaluations_write_a_self_contained_report(
     assert "air temperature: (°C + 8) / 47" in page
     logged = MlflowClient().download_artifacts(out.run_id, reports.ARTIFACT)
     assert Path(logged).read_text(encoding="utf-8") == page
+
+
+def test_a_large_model_is_explained_by_fewer_hours(
+    registered_model: dict[str, str], tracking_uri: str
+) -> None:
+    model = registries.SklearnLoader().load(registered_model["uri"])
+    budget = 7 * models.shap_cost(model.pipeline)  # the work of 7 hours
+    out = evaluated(report=reports.ModelCard(shap_budget=budget))
+    assert out.report is not None
+    assert "on 7 evaluation hours drawn at random" in Path(out.report).read_text(encoding="utf-8")
 
 
 def test_report_can_be_turned_off(registered_model: dict[str, str], tracking_uri: str) -> None:

@@ -62,6 +62,7 @@ class Facts:
         scored: the version's scores first, then the references'.
         train: the train split, as read now (rows, period, digest).
         test: the evaluation data (rows, period, digest).
+        explained: evaluation hours whose SHAP values explain the version.
     """
 
     model: LoadedModel
@@ -70,6 +71,7 @@ class Facts:
     scored: list[Scored]
     train: tuple[int, str, str]
     test: tuple[int, str, str]
+    explained: int
 
 
 def weekly_profile(train: datasets.Labelled, inputs: pd.DataFrame) -> pd.Series[float]:
@@ -140,6 +142,9 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         train_inputs: reader of the train inputs (the data the version saw, and the profile).
         train_targets: reader of the train targets.
         explained: hours whose SHAP values explain the version, drawn at random.
+        shap_budget: work of those SHAP values (`models.shap_cost` times the hours, about 5 s
+            here): a large model is explained by fewer hours (the reference forest by about 8),
+            and the page says how many.
         seed: seed of the draw.
     """
 
@@ -153,6 +158,7 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         default=catalog.reader("targets_train"), discriminator="KIND"
     )
     explained: int = pdt.Field(default=500, gt=0)
+    shap_budget: int = pdt.Field(default=5_000_000_000, gt=0)
     seed: int = 42
 
     def references(
@@ -194,7 +200,7 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         test_digest: str,
     ) -> str:
         """Score the references, explain the version in rentals, write the page; return its path."""
-        from bikes.core.models import feature_importances
+        from bikes.core.models import feature_importances, shap_cost
         from bikes.io import plots
 
         train = datasets.read_labelled(self.train_inputs, self.train_targets)
@@ -202,7 +208,8 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         references = self.references(
             test, train, metrics=metrics, registry=registry, loader=loader, model=model
         )
-        explained = min(self.explained, len(test.inputs))
+        affordable = max(1, self.shap_budget // max(1, shap_cost(model.pipeline)))
+        explained = min(self.explained, len(test.inputs), affordable)
         sample = test.inputs.sample(n=explained, random_state=self.seed).sort_index()
         values = shap_in_rentals(model.pipeline, sample)
         importances = plots.importances(feature_importances(values), unit="rentals an hour")
@@ -213,6 +220,7 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
             scored=[Scored(f"version {model.version}", scores), *references],
             train=data_facts(train.inputs, train_digest),
             test=data_facts(test.inputs, test_digest),
+            explained=explained,
         )
         return self.write(run, facts, {**figures, "importances": importances})
 
@@ -302,7 +310,7 @@ def render(facts: Facts, figures: dict[str, Figure]) -> str:
         "<h2>Forecasts against what happened</h2>",
         *(figure_html(figures[name], caption) for name, caption in CAPTIONS.items()),
         "<h2>What drives the forecasts</h2>",
-        figure_html(figures["importances"], EXPLAINED),
+        figure_html(figures["importances"], EXPLAINED.format(hours=facts.explained)),
         "<h2>Data</h2>",
         table(
             ["split", "hours", "period", "digest"],
@@ -335,8 +343,9 @@ CAPTIONS = {
     "residuals": "Residuals (actual - forecast), in rentals an hour.",
 }
 EXPLAINED = (
-    "Mean absolute SHAP value of each feature on a sample of the evaluation hours, in rentals an"
-    " hour: how many rentals the feature moves the forecast of an hour, on average. A model fitted"
+    "Mean absolute SHAP value of each feature on {hours:,} evaluation hours drawn at random, in"
+    " rentals an hour: how many rentals the feature moves the forecast of an hour, on average. A"
+    " model fitted"
     " on a transformed count (the default model: its square root) is explained in that space; its"
     " SHAP values are converted to rentals, so that each hour's values add up to its forecast"
     " minus the base forecast."
