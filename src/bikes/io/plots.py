@@ -28,6 +28,15 @@ def figure(width: float = 10.0, height: float = 5.0) -> Figure:
     return result
 
 
+def png(figure: Figure) -> bytes:
+    """Return a figure as a PNG image, drawn once for both the run's artifacts and the report."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, pil_kwargs={"compress_level": 3})
+    return buffer.getvalue()
+
+
 INTERVAL_DAYS = 14  # the last days of the hourly plot of the intervals
 
 

@@ -19,7 +19,6 @@ from bikes.io import cards, catalog, datasets, tracking
 
 if T.TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
     from sklearn.pipeline import Pipeline
 
     from bikes.core.metrics import Metric
@@ -196,7 +195,7 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
         test: datasets.Labelled,
         scores: dict[str, float],
         metrics: T.Sequence[Metric],
-        figures: dict[str, Figure],
+        images: dict[str, bytes],
         test_digest: str,
     ) -> str:
         """Score the references, explain the version in rentals, write the page; return its path."""
@@ -222,13 +221,13 @@ class ModelCard(pdt.BaseModel, strict=True, frozen=True, extra="forbid"):
             test=data_facts(test.inputs, test_digest),
             explained=explained,
         )
-        return self.write(run, facts, {**figures, "importances": importances})
+        return self.write(run, facts, {**images, "importances": plots.png(importances)})
 
-    def write(self, run: tracking.Run, facts: Facts, figures: dict[str, Figure]) -> str:
+    def write(self, run: tracking.Run, facts: Facts, images: dict[str, bytes]) -> str:
         """Write the page to `folder` (atomically) and log it to the run; return its path."""
         from pathlib import Path
 
-        page = render(facts, figures)
+        page = render(facts, images)
         path = Path(self.folder) / f"{facts.model.name}-v{facts.model.version}.html"
         with datasets.atomic_path(path) as temporary:
             temporary.write_text(page, encoding="utf-8")
@@ -246,14 +245,11 @@ def find(registry: tracking.Registry, alias_or_version: str | int) -> tracking.V
         return None
 
 
-def image(figure: Figure) -> str:
-    """Return a figure as an inline PNG image (a data URI)."""
+def image(png: bytes) -> str:
+    """Return a PNG image as an inline image (a data URI)."""
     import base64
-    import io
 
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def table(header: T.Sequence[str], rows: T.Iterable[T.Sequence[object]]) -> str:
@@ -282,7 +278,7 @@ def scores_table(scored: list[Scored]) -> str:
     return table(["metric", *(item.label for item in scored)], rows)
 
 
-def render(facts: Facts, figures: dict[str, Figure]) -> str:
+def render(facts: Facts, images: dict[str, bytes]) -> str:
     """Return the page of a version: scores, plots, explanations, data, lineage, columns."""
     model, version = facts.model, facts.version
     title = f"{model.name} version {model.version}"
@@ -308,9 +304,9 @@ def render(facts: Facts, figures: dict[str, Figure]) -> str:
         " better, except R² (1 is perfect).</p>",
         scores_table(facts.scored),
         "<h2>Forecasts against what happened</h2>",
-        *(figure_html(figures[name], caption) for name, caption in CAPTIONS.items()),
+        *(figure_html(images[name], caption) for name, caption in CAPTIONS.items()),
         "<h2>What drives the forecasts</h2>",
-        figure_html(figures["importances"], EXPLAINED.format(hours=facts.explained)),
+        figure_html(images["importances"], EXPLAINED.format(hours=facts.explained)),
         "<h2>Data</h2>",
         table(
             ["split", "hours", "period", "digest"],
@@ -329,10 +325,10 @@ def render(facts: Facts, figures: dict[str, Figure]) -> str:
     )
 
 
-def figure_html(figure: Figure, caption: str) -> str:
+def figure_html(png: bytes, caption: str) -> str:
     """Return a figure with its caption."""
     return (
-        f'<figure><img src="{image(figure)}" alt="{html.escape(caption)}">'
+        f'<figure><img src="{image(png)}" alt="{html.escape(caption)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 

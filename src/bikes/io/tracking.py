@@ -176,8 +176,21 @@ class Run:
         self.client.log_inputs(run_id=self.id, datasets=[entity])
 
     def log_figure(self, figure: Figure, path: str) -> None:
-        """Log a figure as an image artifact at `path` (e.g. `evaluations/residuals.png`)."""
-        self.client.log_figure(run_id=self.id, figure=figure, artifact_file=path)
+        """Log a figure as a PNG artifact at `path` (e.g. `evaluations/residuals.png`)."""
+        from bikes.io import plots
+
+        self.log_image(plots.png(figure), path)
+
+    def log_image(self, image: bytes, path: str) -> None:
+        """Log an image already encoded (e.g. a PNG) as an artifact file at `path`."""
+        import tempfile
+        from pathlib import Path, PurePosixPath
+
+        artifact = PurePosixPath(path)
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / artifact.name
+            local.write_bytes(image)
+            self.log_artifact(str(local), str(artifact.parent) if artifact.parent.parts else None)
 
     def log_artifact(self, path: str, folder: str | None = None) -> None:
         """Log a local file as an artifact, in `folder` of the run's artifacts."""

@@ -201,8 +201,9 @@ class EvaluationsJob(base.Job):
         run.log_input(lineage, context="evaluation")
         bounds = outputs.get(LOWER), outputs.get(UPPER)
         figures = plots.evaluation(test.inputs, actual, predicted, *bounds)
-        for name, figure in figures.items():
-            run.log_figure(figure, f"evaluations/{name}.png")
+        images = {name: plots.png(figure) for name, figure in figures.items()}  # drawn once
+        for name, image in images.items():
+            run.log_image(image, f"evaluations/{name}.png")
         if not self.report.enable or model.version is None:
             return None
         return self.report.report(
@@ -213,6 +214,6 @@ class EvaluationsJob(base.Job):
             test=test,
             scores=scores,
             metrics=self.metrics,
-            figures=figures,
+            images=images,
             test_digest=lineage.digest,
         )
