@@ -7,10 +7,11 @@ turns, so that a change of the machine's load weighs on both.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing as T
 
-from benchmarks import measure, report, workspace
+from benchmarks import measure, report, server, workspace
 from benchmarks.measure import Stats
 from benchmarks.report import Result, Target
 from benchmarks.session import REFERENCE_EXTRAS, REFERENCE_VERSION
@@ -28,6 +29,8 @@ TARGETS = {
     "inference": Target(1.25, "<=", "x floor", on="ratio"),  # the 3,476 test rows
     "evaluations": Target(1.4, "<=", "x floor", on="ratio"),
 }
+# the jobs also measured as deployed: against a tracking server (no SQL store in the job's process)
+SERVED_JOBS = ("inference",)
 # the same jobs with the reference model (version 1)
 REFERENCE_JOB_EXTRAS = {
     "training": REFERENCE_EXTRAS,
@@ -46,14 +49,22 @@ def floor(folder: Path) -> measure.ProcessRun:
 
 
 def job_runs(
-    session: Session, job: str, extras: list[str], repeat: int
+    session: Session, job: str, extras: list[str], repeat: int, served: bool = False
 ) -> tuple[list[measure.ProcessRun], list[measure.ProcessRun]]:
-    """Run a job `repeat` times, each in a fresh copy of the seed after a run of the floor."""
+    """Run a job `repeat` times, each in a fresh copy of the seed after a run of the floor.
+
+    `served`: the job tracks to an `mlflow server` of the copy's store, started before the floor.
+    """
     runs, floors = [], []
     for _ in range(repeat):
-        with session.checkout() as folder:
+        with session.checkout() as folder, contextlib.ExitStack() as stack:
+            uri = (
+                stack.enter_context(server.tracking_server(folder / "mlflow.db"))
+                if served
+                else None
+            )
             floors.append(floor(folder))
-            runs.append(session.bikes(folder, f"confs/{job}.yaml", extras))
+            runs.append(session.bikes(folder, f"confs/{job}.yaml", extras, tracking_uri=uri))
     return runs, floors
 
 
@@ -105,6 +116,10 @@ def run(session: Session) -> None:
         runs, beside = job_runs(session, job, [], repeat)
         add_runs(session, f"job: {job}", runs, beside, TARGETS.get(job))
         floors += beside
+        if job in SERVED_JOBS:
+            runs, beside = job_runs(session, job, [], repeat, served=True)
+            add_runs(session, f"job: {job}, tracking server", runs, beside)
+            floors += beside
         if job in REFERENCE_JOB_EXTRAS:
             runs, beside = job_runs(session, job, REFERENCE_JOB_EXTRAS[job], repeat)
             add_runs(session, f"job: {job}, reference model", runs, beside)

@@ -78,12 +78,23 @@ class Session:
         self.counter += 1
         return self.root / f"run-{self.counter:03d}-{name}"
 
-    def bikes(self, folder: Path, config: str, extras: T.Sequence[str] = ()) -> measure.ProcessRun:
-        """Run a `bikes` job as a whole process in a work folder, and fail on a non-zero exit."""
+    def bikes(
+        self,
+        folder: Path,
+        config: str,
+        extras: T.Sequence[str] = (),
+        tracking_uri: str | None = None,
+    ) -> measure.ProcessRun:
+        """Run a `bikes` job as a whole process in a work folder, and fail on a non-zero exit.
+
+        The job tracks to the folder's SQLite store, or to `tracking_uri` (e.g. a server's).
+        """
         command = [*workspace.bikes_command(), config]
         if extras:
             command += ["-e", *extras]
         env = workspace.environment(folder, self.options.source)
+        if tracking_uri is not None:
+            env["MLFLOW_TRACKING_URI"] = tracking_uri
         run = measure.run_process(command, cwd=folder, env=env)
         if run.returncode != 0:
             raise RuntimeError(

@@ -229,3 +229,15 @@ def test_imports_are_timed_beside_the_floor(
     monkeypatch.setattr(imports, "COSTS", {"broken": "raise SystemExit(3)"})
     with pytest.raises(RuntimeError, match="exited 3"):
         imports.run(session)
+
+
+@pytest.mark.integration
+def test_a_tracking_server_that_cannot_start_is_one_error_with_its_stderr(isolated: Path) -> None:
+    from benchmarks import server
+
+    garbage = isolated / "garbage.db"
+    garbage.write_text("not a database")
+    with pytest.raises(RuntimeError, match="mlflow server did not start") as error:
+        with server.tracking_server(garbage):
+            pytest.fail("the server should not have started")
+    assert "file is not a database" in str(error.value)  # the end of its stderr

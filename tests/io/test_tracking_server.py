@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import typing as T
-import urllib.request
 from pathlib import Path
 
 import pytest
+from benchmarks import server
 from mlflow.tracking import MlflowClient
 
 from bikes import jobs
 from bikes.core.models import GradientBoostingModel
-
-STARTUP_SECONDS = 120
 
 
 @pytest.fixture
@@ -29,37 +22,12 @@ def tracking_server(
 
     Its store starts as a copy of the migrated template: the server need not migrate it.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     store = tmp_path / "server"
     store.mkdir()
     shutil.copyfile(mlflow_template, store / "mlflow.db")
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-    options = ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
-    options += ["--artifacts-destination", str(store / "artifacts")]
-    server = subprocess.Popen(
-        [*command, *options], cwd=store, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    stderr = server.stderr.read().decode() if server.stderr else ""
-                    pytest.fail(f"mlflow server did not start: {stderr[-2000:]}")
-                time.sleep(0.5)
+    with server.tracking_server(store / "mlflow.db", store / "artifacts") as url:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.slow
