@@ -83,6 +83,11 @@ def test_a_large_model_is_explained_by_fewer_hours(
     assert "on 7 evaluation hours drawn at random" in Path(out.report).read_text(encoding="utf-8")
 
 
+def test_the_caption_counts_the_explained_hours() -> None:
+    assert reports.hours_phrase(1) == "1 evaluation hour"
+    assert reports.hours_phrase(1500) == "1,500 evaluation hours"
+
+
 def test_report_can_be_turned_off(registered_model: dict[str, str], tracking_uri: str) -> None:
     out = evaluated(report=reports.ModelCard(enable=False))
     assert out.report is None

@@ -306,7 +306,7 @@ def render(facts: Facts, images: dict[str, bytes]) -> str:
         "<h2>Forecasts against what happened</h2>",
         *(figure_html(images[name], caption) for name, caption in CAPTIONS.items()),
         "<h2>What drives the forecasts</h2>",
-        figure_html(images["importances"], EXPLAINED.format(hours=facts.explained)),
+        figure_html(images["importances"], EXPLAINED.format(hours=hours_phrase(facts.explained))),
         "<h2>Data</h2>",
         table(
             ["split", "hours", "period", "digest"],
@@ -325,6 +325,11 @@ def render(facts: Facts, images: dict[str, bytes]) -> str:
     )
 
 
+def hours_phrase(count: int) -> str:
+    """Return how many evaluation hours, in words (`1 evaluation hour`, `500 evaluation hours`)."""
+    return f"{count:,} evaluation hour{'' if count == 1 else 's'}"
+
+
 def figure_html(png: bytes, caption: str) -> str:
     """Return a figure with its caption."""
     return (
@@ -339,10 +344,9 @@ CAPTIONS = {
     "residuals": "Residuals (actual - forecast), in rentals an hour.",
 }
 EXPLAINED = (
-    "Mean absolute SHAP value of each feature on {hours:,} evaluation hours drawn at random, in"
-    " rentals an hour: how many rentals the feature moves the forecast of an hour, on average. A"
-    " model fitted"
-    " on a transformed count (the default model: its square root) is explained in that space; its"
+    "Mean absolute SHAP value of each feature on {hours} drawn at random, in rentals an hour: how"
+    " many rentals the feature moves the forecast of an hour, on average. A model fitted on a"
+    " transformed count (the default model: its square root) is explained in that space; its"
     " SHAP values are converted to rentals, so that each hour's values add up to its forecast"
     " minus the base forecast."
 )
